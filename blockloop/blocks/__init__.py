@@ -1,0 +1,40 @@
+"""The block library. Every block states its ports, direct feedthrough, state and rules.
+
+``BLOCK_TYPES`` maps a type name (as written in diagram files) to its class.
+"""
+
+from types import MappingProxyType
+
+from .base import Block
+from .discrete import UnitDelay
+from .io import FromArray, Inport, Outport, Probe
+from .math import Constant, Gain, Product, Sum
+from .nonlinear import Sigmoid, Tanh
+from .routing import Demux, Mux, Selector
+
+__all__ = [
+    "Block",
+    "Constant",
+    "Gain",
+    "Sum",
+    "Product",
+    "Sigmoid",
+    "Tanh",
+    "UnitDelay",
+    "Mux",
+    "Demux",
+    "Selector",
+    "Inport",
+    "Outport",
+    "FromArray",
+    "Probe",
+    "BLOCK_TYPES",
+]
+
+BLOCK_TYPES = MappingProxyType(
+    {
+        cls.__name__: cls
+        for cls in (Constant, Gain, Sum, Product, Sigmoid, Tanh, UnitDelay, Mux, Demux, Selector,
+                    Inport, Outport, FromArray, Probe)
+    }
+)

@@ -1,0 +1,106 @@
+"""Boundary blocks: Inport, Outport, FromArray ("From Workspace"), Probe ("To Workspace")."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ParameterError
+from .base import Block, as_float_array
+
+__all__ = ["Inport", "Outport", "FromArray", "Probe"]
+
+
+class Inport(Block):
+    """A named input of a diagram; its name is the block's name in the diagram.
+
+    Ports: output ``y`` of ``size`` (inferred from what it drives when None). At top level
+    its samples come from ``simulate(inputs={name: array})``, an array (T, n) or (T, B, n);
+    inside a subsystem it is replaced by the wire that drives the subsystem's port.
+    """
+
+    is_time_source = True
+
+    def __init__(self, size: int | None = None):
+        if size is not None and (not isinstance(size, (int, np.integer)) or size < 1):
+            raise ParameterError(f"Inport size: expected a positive integer or None, got {size!r}")
+        self.size = None if size is None else int(size)
+        self.inputs = ()
+        self.outputs = ("y",)
+
+    def params(self):
+        return {"size": self.size}
+
+    def output_sizes(self, in_sizes):
+        return {"y": self.size}
+
+
+class Outport(Block):
+    """A named output of a diagram: its input ``u`` is logged as ``result[name]``.
+
+    Ports: input ``u``. Inside a subsystem it is replaced by the wire it receives.
+    """
+
+    def __init__(self):
+        self.inputs = ("u",)
+        self.outputs = ()
+
+    def params(self):
+        return {}
+
+    def output_sizes(self, in_sizes):
+        return {}
+
+    def output(self, u, x):
+        return ()
+
+
+class Probe(Block):
+    """A sink that logs its input under the block's name ("To Workspace").
+
+    Ports: input ``u``. Unlike an Outport it is not a port of the diagram, so it may sit
+    anywhere, inside subsystems too (logged as ``"sub/probe"``).
+    """
+
+    def __init__(self):
+        self.inputs = ("u",)
+        self.outputs = ()
+
+    def params(self):
+        return {}
+
+    def output_sizes(self, in_sizes):
+        return {}
+
+    def output(self, u, x):
+        return ()
+
+
+class FromArray(Block):
+    """A stored sequence ("From Workspace"): ``y[k] = data[k]``.
+
+    Parameters
+    ----------
+    data : array (T, n) or (T, B, n)
+        One row per step; with a batch axis, one sequence per batch row. A simulation may
+        not run longer than T steps.
+
+    Ports: output ``y`` of size n. No inputs, no state.
+    """
+
+    is_time_source = True
+
+    def __init__(self, data):
+        arr = as_float_array(data, "FromArray data")
+        if arr.ndim == 1:
+            arr = arr[:, None]
+        if arr.ndim not in (2, 3) or arr.shape[0] == 0 or arr.shape[-1] == 0:
+            raise ParameterError(f"FromArray data: expected shape (T, n) or (T, B, n) with T, n ≥ 1, got {arr.shape}")
+        self.data = arr
+        self.inputs = ()
+        self.outputs = ("y",)
+
+    def params(self):
+        return {"data": self.data}
+
+    def output_sizes(self, in_sizes):
+        return {"y": self.data.shape[-1]}

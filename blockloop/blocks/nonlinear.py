@@ -1,0 +1,44 @@
+"""Pointwise nonlinearities: Sigmoid and Tanh."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit
+
+from .base import Block
+
+__all__ = ["Sigmoid", "Tanh"]
+
+
+class _Pointwise(Block):
+    """A memoryless function applied to each element. Ports: ``u`` → ``y``, same size."""
+
+    def __init__(self):
+        self.inputs = ("u",)
+        self.outputs = ("y",)
+
+    def params(self):
+        return {}
+
+    def output_sizes(self, in_sizes):
+        return {"y": in_sizes.get("u")}
+
+    def infer_input_sizes(self, out_sizes):
+        return {"u": out_sizes.get("y")}
+
+
+class Sigmoid(_Pointwise):
+    """Logistic sigmoid ``y = 1 / (1 + exp(−u))``, elementwise; direct feedthrough, no state.
+
+    Evaluated without overflow for large |u| (``scipy.special.expit``), in the input's dtype.
+    """
+
+    def output(self, u, x):
+        return (expit(u[0]),)
+
+
+class Tanh(_Pointwise):
+    """Hyperbolic tangent ``y = tanh(u)``, elementwise; direct feedthrough, no state."""
+
+    def output(self, u, x):
+        return (np.tanh(u[0]),)

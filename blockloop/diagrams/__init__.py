@@ -1,0 +1,6 @@
+"""Ready-made diagrams built from library blocks only."""
+
+from .lstm import lstm_layer, lstm_network
+from .weights import GATES, LayerWeights, NetworkWeights, matlab_rand
+
+__all__ = ["lstm_layer", "lstm_network", "LayerWeights", "NetworkWeights", "GATES", "matlab_rand"]

@@ -1,0 +1,22 @@
+"""The engine: diagram container, flattening, checks, compilation and simulation."""
+
+from .compile import compile_diagram
+from .diagram import BlockHandle, Diagram, PortRef
+from .flatten import flatten
+from .port_graph import check_algebraic_loops, port_graph
+from .program import Program
+from .result import Result
+from .simulate import simulate
+
+__all__ = [
+    "Diagram",
+    "BlockHandle",
+    "PortRef",
+    "flatten",
+    "port_graph",
+    "check_algebraic_loops",
+    "compile_diagram",
+    "Program",
+    "simulate",
+    "Result",
+]

@@ -1,0 +1,84 @@
+"""Flatten nested diagrams into one graph of leaf blocks.
+
+Leaf names are paths: block ``h_delay`` of subsystem ``lstm1`` becomes ``"lstm1/h_delay"``.
+A subsystem's Inport and Outport blocks are spliced out: the wire that drives the
+subsystem port is connected straight to the blocks inside that the port feeds.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from ..blocks import Inport, Outport
+from ..errors import WiringError
+from .diagram import Diagram
+
+__all__ = ["flatten"]
+
+
+def flatten(diagram: Diagram) -> nx.MultiDiGraph:
+    """Return a new ``MultiDiGraph`` of leaf blocks with path names.
+
+    Node attributes: ``block`` (the leaf block) and ``subsystem`` (path of the enclosing
+    subsystem, ``""`` at top level). Edge attributes: ``src_port``, ``dst_port``.
+    The top-level diagram's own Inport and Outport blocks are kept as leaves.
+
+    Raises
+    ------
+    WiringError
+        A subsystem input that nothing drives but something inside uses, or a subsystem
+        output that is used outside but not driven inside.
+
+    Examples
+    --------
+    >>> from blockloop.diagrams import lstm_network
+    >>> g = flatten(lstm_network(ni=1, nn=2, no=1))
+    >>> "lstm1/h_delay" in g
+    True
+    """
+    flat = nx.MultiDiGraph(name=diagram.name)
+    passthrough: dict[str, str] = {}
+    _inline(diagram, "", flat, passthrough, stack=(id(diagram),))
+    _contract(flat, passthrough)
+    return flat
+
+
+def _inline(d: Diagram, prefix: str, flat: nx.MultiDiGraph, passthrough: dict, stack: tuple) -> None:
+    subsystem = prefix.rstrip("/")
+    for name, block in d.blocks.items():
+        path = prefix + name
+        if isinstance(block, Diagram):
+            if id(block) in stack:
+                raise WiringError(f"subsystem '{path}' contains itself")
+            _inline(block, path + "/", flat, passthrough, stack + (id(block),))
+        else:
+            flat.add_node(path, block=block, subsystem=subsystem)
+            if prefix and isinstance(block, (Inport, Outport)):
+                kind = "input" if isinstance(block, Inport) else "output"
+                passthrough[path] = f"{kind} '{subsystem}.{name}'"
+    for a, b, e in d.graph.edges(data=True):
+        src = prefix + a
+        dst = prefix + b
+        if isinstance(d.graph.nodes[a]["block"], Diagram):
+            src = f"{src}/{e['src_port']}"  # the sub-Outport node
+        if isinstance(d.graph.nodes[b]["block"], Diagram):
+            dst = f"{dst}/{e['dst_port']}"  # the sub-Inport node
+        flat.add_edge(src, dst, src_port=e["src_port"], dst_port=e["dst_port"])
+
+
+def _contract(flat: nx.MultiDiGraph, passthrough: dict[str, str]) -> None:
+    """Remove subsystem boundary nodes, joining the wire in to the wires out."""
+    for node, label in passthrough.items():
+        ins = list(flat.in_edges(node, data=True))
+        outs = list(flat.out_edges(node, data=True))
+        if not ins:
+            if outs:
+                users = ", ".join(f"{b}.{e['dst_port']}" for _, b, e in outs)
+                raise WiringError(f"subsystem {label} is not connected, but {users} use it; "
+                                  "connect a signal to that port")
+            flat.remove_node(node)
+            continue
+        src, _, e_in = ins[0]
+        for _, dst, e_out in outs:
+            flat.add_edge(src, dst, src_port=e_in["src_port"], dst_port=e_out["dst_port"])
+        flat.remove_node(node)

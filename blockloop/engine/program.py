@@ -1,0 +1,124 @@
+"""Program: the compiled, immutable form of a diagram (structure only, no run state)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import NamedTuple
+
+import networkx as nx
+import numpy as np
+
+from ..blocks import Block, FromArray, Inport
+
+__all__ = ["Program", "StateSpec"]
+
+
+class StateSpec(NamedTuple):
+    """A stateful block's name and state length."""
+
+    block: str
+    size: int
+
+
+class Op(NamedTuple):
+    """One block evaluation in the per-step loop: ``sig[outs] = fn([sig[i] for i in ins], state)``."""
+
+    fn: object
+    ins: tuple[int, ...]
+    outs: tuple[int, ...]
+    state: int
+
+
+@dataclass(frozen=True, eq=False)
+class Program:
+    """An executable diagram: blocks in schedule order, cast to one dtype, sizes known.
+
+    A Program holds no run state: every :meth:`simulate` call allocates its own signals
+    and states, so simulating twice gives identical results.
+
+    Attributes
+    ----------
+    order : tuple of str
+        Leaf block names (``"sub/block"`` paths) in execution order.
+    blocks : mapping name → Block
+        The leaf blocks, parameters cast to ``dtype``.
+    graph : networkx.MultiDiGraph
+        The flattened diagram.
+    in_sizes, out_sizes : mapping (block, port) → int
+    states : tuple of StateSpec
+    inputs, outputs, probes : tuple of str
+        Top-level Inport, Outport and Probe block names.
+    """
+
+    name: str
+    dtype: np.dtype
+    order: tuple[str, ...]
+    blocks: dict[str, Block]
+    graph: nx.MultiDiGraph
+    in_sizes: dict
+    out_sizes: dict
+    states: tuple[StateSpec, ...]
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    probes: tuple[str, ...]
+    signal_index: dict = field(init=False)
+    ops: tuple[Op, ...] = field(init=False)
+    updates: tuple[Op, ...] = field(init=False)
+
+    def __post_init__(self):
+        set_ = object.__setattr__
+        set_(self, "blocks", MappingProxyType(dict(self.blocks)))
+        set_(self, "in_sizes", MappingProxyType(dict(self.in_sizes)))
+        set_(self, "out_sizes", MappingProxyType(dict(self.out_sizes)))
+        index = {}
+        for name in self.order:
+            for port in self.blocks[name].outputs:
+                index[(name, port)] = len(index)
+        set_(self, "signal_index", MappingProxyType(index))
+        driver = {(b, e["dst_port"]): index[(a, e["src_port"])] for a, b, e in self.graph.edges(data=True)}
+        slot = {s.block: i for i, s in enumerate(self.states)}
+        ops, updates = [], []
+        for name in self.order:
+            block = self.blocks[name]
+            if block.is_constant or block.is_time_source or not (block.outputs or block.has_state):
+                continue
+            ins = tuple(driver[(name, p)] for p in block.inputs)
+            outs = tuple(index[(name, p)] for p in block.outputs)
+            state = slot.get(name, -1)
+            if block.outputs:
+                ops.append(Op(block.output, ins, outs, state))
+            if block.has_state:
+                updates.append(Op(block.update, ins, (), state))
+        set_(self, "ops", tuple(ops))
+        set_(self, "updates", tuple(updates))
+        set_(self, "_driver", MappingProxyType(driver))
+
+    # -- lookups -----------------------------------------------------------------------------
+    def size(self, block: str, port: str) -> int:
+        """Size of an output port (or of an input port, if ``port`` is an input)."""
+        key = (block, port)
+        return self.out_sizes[key] if key in self.out_sizes else self.in_sizes[key]
+
+    def driver_index(self, block: str, port: str) -> int:
+        """Signal index of the output that drives input ``block.port``."""
+        return self._driver[(block, port)]
+
+    def time_sources(self):
+        """(name, signal index, block) for every Inport and FromArray, in order."""
+        return [(n, self.signal_index[(n, "y")], self.blocks[n]) for n in self.order
+                if isinstance(self.blocks[n], (Inport, FromArray))]
+
+    def constants(self):
+        """(signal index, block) of every constant block."""
+        return [(self.signal_index[(n, "y")], self.blocks[n]) for n in self.order if self.blocks[n].is_constant]
+
+    def simulate(self, inputs=None, **kwargs):
+        """Run the program; see :func:`blockloop.engine.simulate.simulate`."""
+        from .simulate import simulate
+
+        return simulate(self, inputs, **kwargs)
+
+    def __repr__(self) -> str:
+        return (f"<Program {self.name!r}: {len(self.order)} blocks, {len(self.states)} states, "
+                f"{self.dtype}, inputs {list(self.inputs)}, outputs {list(self.outputs)}>")

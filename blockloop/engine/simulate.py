@@ -1,0 +1,234 @@
+"""simulate: run a Program over the time grid k = 0 … T−1."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+
+from ..blocks import FromArray
+from ..errors import NonFiniteError, SimulationError
+from .program import Program
+from .result import Result
+
+__all__ = ["simulate"]
+
+
+def simulate(program: Program, inputs=None, *, steps: int | None = None, Ts: float = 1.0,
+             probes: Iterable[str] = (), initial_states: Mapping | None = None,
+             check_finite: bool = True) -> Result:
+    """Simulate ``program`` for T steps of ``Ts`` seconds.
+
+    At every step k, in this order: sources take their k-th sample; every block's outputs
+    are computed in schedule order from the current inputs and states; the requested
+    signals are logged; then every state is updated. So a ``UnitDelay`` shows its initial
+    condition at k = 0 and the input it received at k − 1 afterwards.
+
+    Parameters
+    ----------
+    inputs : mapping name → array, or one array when the diagram has a single input
+        Each array is (T, n) or, for a batch of B sequences, (T, B, n). A (T,) array is
+        accepted for n = 1.
+    steps : int, optional
+        Number of steps T. Default: the inputs' length (or the FromArray data length).
+    Ts : float
+        Sample time in seconds; the result's time vector is ``t = k·Ts``.
+    probes : iterable of str
+        Extra signals to log, as ``"block.port"`` with flattened paths, e.g.
+        ``"lstm1/sig_f.y"``; an input port logs the signal that drives it.
+    initial_states : mapping block path → array (n,) or (B, n), optional
+        Overrides a stateful block's initial condition for this run only.
+    check_finite : bool
+        Reject NaN/inf inputs and report the first non-finite logged sample (default).
+
+    Returns
+    -------
+    Result
+        Time vector, every diagram output and every probe: arrays (T, n), or (T, B, n)
+        when anything was batched.
+
+    Raises
+    ------
+    SimulationError, NonFiniteError
+    """
+    feeds = _prepare_inputs(program, inputs, check_finite)
+    x0 = _prepare_states(program, initial_states, check_finite)
+    batch = _batch_size(program, feeds, x0)
+    T = _steps(program, feeds, steps)
+    logs = _log_plan(program, probes)
+    trace = _run(program, T, batch or 1, feeds, x0, logs)
+    if not batch:
+        trace = {name: arr[:, 0, :] for name, arr in trace.items()}
+    if check_finite:
+        _check_finite_trace(trace, Ts)
+    t = np.arange(T) * float(Ts)
+    outputs = {n: trace[n] for n in program.outputs}
+    probed = {n: trace[n] for n in trace if n not in outputs}
+    return Result(t=t, outputs=outputs, probes=probed, Ts=float(Ts), batched=bool(batch))
+
+
+def _as_array(value, what: str) -> np.ndarray:
+    try:
+        arr = np.asarray(value, dtype=np.float64) if not hasattr(value, "dtype") else np.asarray(value)
+        if arr.dtype.kind not in "fiub":
+            raise TypeError(f"dtype {arr.dtype}")
+    except (TypeError, ValueError) as exc:
+        raise SimulationError(f"{what}: expected an array of numbers ({exc})") from None
+    return arr
+
+
+def _prepare_inputs(program: Program, inputs, check_finite: bool) -> dict[str, np.ndarray]:
+    if inputs is None:
+        inputs = {}
+    elif not isinstance(inputs, Mapping):
+        if len(program.inputs) != 1:
+            raise SimulationError(f"diagram '{program.name}' has inputs {list(program.inputs)}; "
+                                  "pass a dict {name: array}")
+        inputs = {program.inputs[0]: inputs}
+    unknown = set(inputs) - set(program.inputs)
+    if unknown:
+        raise SimulationError(f"no diagram input named {sorted(unknown)}; inputs are {list(program.inputs)}")
+    feeds = {}
+    for name in program.inputs:
+        n = program.size(name, "y")
+        if name not in inputs:
+            raise SimulationError(f"diagram input '{name}' has no data; pass inputs={{'{name}': array of shape (T, {n})}}")
+        arr = _as_array(inputs[name], f"input '{name}'")
+        if arr.ndim == 1 and n == 1:
+            arr = arr[:, None]
+        if arr.ndim not in (2, 3) or arr.shape[-1] != n:
+            raise SimulationError(f"input '{name}': expected shape (T, {n}) or (T, B, {n}), got {arr.shape}")
+        if check_finite and not np.all(np.isfinite(arr)):
+            k = int(np.argwhere(~np.isfinite(arr))[0][0])
+            raise NonFiniteError(f"input '{name}' has a non-finite value at step {k}; "
+                                 "pass check_finite=False to allow it")
+        feeds[name] = arr.astype(program.dtype, copy=False)
+    return feeds
+
+
+def _prepare_states(program: Program, initial_states, check_finite: bool) -> dict[str, np.ndarray]:
+    initial_states = dict(initial_states or {})
+    sizes = {s.block: s.size for s in program.states}
+    unknown = set(initial_states) - set(sizes)
+    if unknown:
+        raise SimulationError(f"initial_states: no stateful block named {sorted(unknown)}; "
+                              f"stateful blocks are {sorted(sizes)}")
+    x0 = {}
+    for name, size in sizes.items():
+        if name in initial_states:
+            arr = _as_array(initial_states[name], f"initial state of '{name}'")
+            if arr.ndim not in (1, 2) or arr.shape[-1] != size:
+                raise SimulationError(f"initial state of '{name}': expected shape ({size},) or (B, {size}), "
+                                      f"got {arr.shape}")
+            if check_finite and not np.all(np.isfinite(arr)):
+                raise NonFiniteError(f"initial state of '{name}' is not finite; pass check_finite=False to allow it")
+        else:
+            arr = program.blocks[name].initial_state(size)
+        x0[name] = arr.astype(program.dtype, copy=False)
+    return x0
+
+
+def _batch_size(program: Program, feeds, x0) -> int | None:
+    found: dict[str, int] = {}
+    for name, arr in feeds.items():
+        if arr.ndim == 3:
+            found[f"input '{name}'"] = arr.shape[1]
+    for name, arr in x0.items():
+        if arr.ndim == 2:
+            found[f"initial state of '{name}'"] = arr.shape[0]
+    for name, _, block in program.time_sources():
+        if isinstance(block, FromArray) and block.data.ndim == 3:
+            found[f"FromArray '{name}'"] = block.data.shape[1]
+    if len(set(found.values())) > 1:
+        listing = ", ".join(f"{k}: {v}" for k, v in found.items())
+        raise SimulationError(f"batch sizes disagree ({listing}); give every batched array the same B")
+    return next(iter(found.values()), None)
+
+
+def _steps(program: Program, feeds, steps) -> int:
+    lengths = {f"input '{n}'": a.shape[0] for n, a in feeds.items()}
+    stored = {f"FromArray '{n}'": b.data.shape[0] for n, _, b in program.time_sources() if isinstance(b, FromArray)}
+    if steps is None:
+        if len(set(lengths.values())) > 1:
+            raise SimulationError(f"inputs have different lengths ({lengths}); pass steps= or trim them")
+        steps = next(iter(lengths.values()), None)
+        if steps is None:
+            steps = min(stored.values()) if stored else None
+        if steps is None:
+            raise SimulationError("no time grid: the diagram has no inputs; pass steps=T")
+    if not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise SimulationError(f"empty time grid: steps must be a positive integer, got {steps!r}")
+    short = {k: v for k, v in {**lengths, **stored}.items() if v < steps}
+    if short:
+        raise SimulationError(f"{steps} steps requested but {short} hold fewer samples")
+    return int(steps)
+
+
+def _log_plan(program: Program, probes) -> dict[str, tuple[int, int]]:
+    """Signal name → (signal index, size) for every logged signal."""
+    plan = {}
+    for name in program.outputs + program.probes:
+        plan[name] = (program.driver_index(name, "u"), program.in_sizes[(name, "u")])
+    if isinstance(probes, str):
+        probes = [probes]
+    for ref in probes:
+        plan[ref] = _resolve_probe(program, ref)
+    return plan
+
+
+def _resolve_probe(program: Program, ref: str) -> tuple[int, int]:
+    block, _, port = ref.rpartition(".") if "." in ref else (ref, "", "")
+    if block not in program.blocks:
+        raise SimulationError(f"probe '{ref}': no block '{block}' (names are flattened paths like "
+                              f"'lstm1/sig_f'); blocks: {', '.join(program.order)}")
+    b = program.blocks[block]
+    if not port:
+        if len(b.outputs) != 1:
+            raise SimulationError(f"probe '{ref}': block has outputs {list(b.outputs)}; name one")
+        port = b.outputs[0]
+    if port in b.outputs:
+        return program.signal_index[(block, port)], program.out_sizes[(block, port)]
+    if port in b.inputs:
+        return program.driver_index(block, port), program.in_sizes[(block, port)]
+    raise SimulationError(f"probe '{ref}': block '{block}' has no port '{port}'; "
+                          f"inputs {list(b.inputs)}, outputs {list(b.outputs)}")
+
+
+def _run(program: Program, T: int, B: int, feeds, x0, logs) -> dict[str, np.ndarray]:
+    """The per-step loop. Everything it touches was laid out before the first step."""
+    dtype = program.dtype
+    sig: list = [None] * len(program.signal_index)
+    for idx, block in program.constants():
+        value = block.output((), None)[0]
+        sig[idx] = np.broadcast_to(value, (B, value.shape[-1]))
+    sources = []
+    for name, idx, block in program.time_sources():
+        data = feeds[name] if name in feeds else block.data
+        if data.ndim == 2:
+            data = data[:, None, :]
+        sources.append((idx, np.broadcast_to(data, (data.shape[0], B, data.shape[2]))))
+    states = [np.array(np.broadcast_to(x0[s.block], (B, s.size)), dtype=dtype) for s in program.states]
+    states.append(None)  # slot -1: blocks without state
+    buffers = {name: np.empty((T, B, size), dtype=dtype) for name, (_, size) in logs.items()}
+    log_pairs = [(buffers[name], idx) for name, (idx, _) in logs.items()]
+    ops, updates = program.ops, program.updates
+    for k in range(T):
+        for idx, data in sources:
+            sig[idx] = data[k]
+        for fn, ins, outs, s in ops:
+            ys = fn([sig[i] for i in ins], states[s])
+            for o, y in zip(outs, ys):
+                sig[o] = y
+        for buf, idx in log_pairs:
+            buf[k] = sig[idx]
+        for fn, ins, _, s in updates:
+            states[s] = fn([sig[i] for i in ins], states[s])
+    return buffers
+
+
+def _check_finite_trace(trace: dict[str, np.ndarray], Ts: float) -> None:
+    for name, arr in trace.items():
+        if not np.all(np.isfinite(arr)):
+            k = int(np.argwhere(~np.isfinite(arr))[0][0])
+            raise NonFiniteError(f"signal '{name}' became non-finite at step {k} (t = {k * Ts:g} s); "
+                                 "check gains and initial states, or pass check_finite=False")

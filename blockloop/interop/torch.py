@@ -1,0 +1,247 @@
+"""PyTorch interop: nn.LSTM ⇄ NetworkWeights, and the diagram-versus-PyTorch cross-check.
+
+PyTorch is imported inside the functions, so ``import blockloop`` never pulls it in.
+
+PyTorch keeps two bias vectors per layer (``bias_ih`` and ``bias_hh``); the diagram has
+one, their sum. Exporting puts the whole bias in ``bias_ih`` and zero in ``bias_hh``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..diagrams import GATES, LayerWeights, NetworkWeights, lstm_network
+from ..errors import ParameterError
+
+__all__ = ["to_torch", "from_torch", "torch_forward", "crosscheck", "Comparison", "CrosscheckReport",
+           "matlab_norm"]
+
+_TORCH_DTYPES = {"float64": "float64", "float32": "float32"}
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("this needs PyTorch: pip install 'blockloop[torch]' (torch==2.13.0 on CPU)") from exc
+    return torch
+
+
+def to_torch(weights: NetworkWeights, dtype: str = "float64"):
+    """Build the ``nn.LSTM`` (batch_first, ``num_layers`` = L) and ``nn.Linear`` of these weights.
+
+    Returns ``(lstm, linear, (h0, c0))`` where h0 and c0 are (L, 1, Nn) tensors. All layers
+    must have the same number of units (an ``nn.LSTM`` constraint).
+    """
+    torch = _torch()
+    tdtype = getattr(torch, _TORCH_DTYPES[str(np.dtype(dtype))])
+    sizes = {layer.nn for layer in weights.layers}
+    if len(sizes) != 1:
+        raise ParameterError(f"nn.LSTM needs the same number of units in every layer, got {[l.nn for l in weights.layers]}")
+    nn_units = sizes.pop()
+    lstm = torch.nn.LSTM(weights.ni, nn_units, num_layers=len(weights.layers), batch_first=True, dtype=tdtype)
+    linear = torch.nn.Linear(nn_units, weights.no, dtype=tdtype)
+    with torch.no_grad():
+        for k, layer in enumerate(weights.layers):
+            getattr(lstm, f"weight_ih_l{k}").copy_(torch.from_numpy(layer.W))
+            getattr(lstm, f"weight_hh_l{k}").copy_(torch.from_numpy(layer.R))
+            getattr(lstm, f"bias_ih_l{k}").copy_(torch.from_numpy(layer.b))
+            getattr(lstm, f"bias_hh_l{k}").zero_()
+        linear.weight.copy_(torch.from_numpy(weights.F))
+        if weights.F_bias is None:
+            linear.bias.zero_()
+        else:
+            linear.bias.copy_(torch.from_numpy(weights.F_bias))
+    h0 = torch.stack([torch.from_numpy(layer.h0) for layer in weights.layers])[:, None, :].to(tdtype)
+    c0 = torch.stack([torch.from_numpy(layer.c0) for layer in weights.layers])[:, None, :].to(tdtype)
+    return lstm, linear, (h0, c0)
+
+
+def from_torch(lstm, linear=None, h0=None, c0=None) -> NetworkWeights:
+    """NetworkWeights from an ``nn.LSTM`` (and an optional ``nn.Linear``; identity F if None).
+
+    The diagram's bias is ``bias_ih + bias_hh``. ``h0``/``c0``: (L, Nn) or (L, 1, Nn) arrays
+    or tensors, zeros when None. Bidirectional or projected LSTMs are rejected.
+    """
+    if getattr(lstm, "bidirectional", False) or getattr(lstm, "proj_size", 0):
+        raise ParameterError("from_torch: bidirectional or projected (proj_size > 0) LSTMs have no diagram here")
+    if not getattr(lstm, "batch_first", True) and False:  # layout does not matter for weights
+        pass
+
+    def arr(t):
+        return t.detach().cpu().double().numpy() if hasattr(t, "detach") else np.asarray(t, dtype=np.float64)
+
+    L = lstm.num_layers
+    h0 = np.zeros((L, lstm.hidden_size)) if h0 is None else arr(h0).reshape(L, lstm.hidden_size)
+    c0 = np.zeros((L, lstm.hidden_size)) if c0 is None else arr(c0).reshape(L, lstm.hidden_size)
+    layers = []
+    for k in range(L):
+        b = np.zeros(4 * lstm.hidden_size)
+        if lstm.bias:
+            b = arr(getattr(lstm, f"bias_ih_l{k}")) + arr(getattr(lstm, f"bias_hh_l{k}"))
+        layers.append(LayerWeights(W=arr(getattr(lstm, f"weight_ih_l{k}")), R=arr(getattr(lstm, f"weight_hh_l{k}")),
+                                   b=b, h0=h0[k], c0=c0[k]))
+    if linear is None:
+        return NetworkWeights(layers=tuple(layers), F=np.eye(lstm.hidden_size))
+    bias = arr(linear.bias) if linear.bias is not None else None
+    return NetworkWeights(layers=tuple(layers), F=arr(linear.weight), F_bias=bias)
+
+
+def torch_forward(weights: NetworkWeights, u: np.ndarray, dtype: str = "float64", initial_states=None) -> np.ndarray:
+    """Run the vectorized ``nn.LSTM`` + ``nn.Linear`` on ``u`` (T, Ni) or (T, B, Ni).
+
+    ``initial_states`` may override h0/c0 per layer with (B, Nn) arrays, keyed like the
+    diagram's delays: ``"lstm1/h_delay"``, ``"lstm1/c_delay"``. Returns y shaped like u's
+    layout: (T, No) or (T, B, No), as a float64 numpy array.
+    """
+    torch = _torch()
+    lstm, linear, (h0, c0) = to_torch(weights, dtype)
+    tdtype = lstm.weight_ih_l0.dtype
+    u = np.asarray(u, dtype=np.float64)
+    batched = u.ndim == 3
+    x = torch.from_numpy(np.ascontiguousarray(np.moveaxis(u, 0, 1) if batched else u[None])).to(tdtype)
+    B = x.shape[0]
+    h0 = h0.expand(-1, B, -1).clone()
+    c0 = c0.expand(-1, B, -1).clone()
+    for key, value in (initial_states or {}).items():
+        layer, _, delay = key.partition("/")
+        k = int(layer.removeprefix("lstm")) - 1
+        target = h0 if delay == "h_delay" else c0
+        target[k] = torch.as_tensor(np.broadcast_to(value, target[k].shape).copy(), dtype=tdtype)
+    with torch.no_grad():
+        h, _ = lstm(x, (h0, c0))
+        y = linear(h).double().numpy()
+    return np.moveaxis(y, 0, 1) if batched else y[0]
+
+
+def torch_gates(weights: NetworkWeights, u: np.ndarray, dtype: str = "float64") -> dict[str, np.ndarray]:
+    """Gate, cell and hidden signals per layer, recomputed from PyTorch's hidden sequence.
+
+    Each layer is run as its own single-layer ``nn.LSTM`` to get its h sequence; the gates
+    i, f, g, o and the cell c are then recomputed in float64 from h[k−1] and the layer input,
+    with the layer's W, R, b. Keys are the diagram's probe names, e.g. ``"lstm1/sig_f.y"``.
+    """
+    torch = _torch()
+    x = np.asarray(u, dtype=np.float64)
+    batched = x.ndim == 3
+    if not batched:
+        x = x[:, None, :]
+    out = {}
+    for k, layer in enumerate(weights.layers, start=1):
+        single = NetworkWeights(layers=(layer,), F=np.eye(layer.nn))
+        h = torch_forward(single, x, dtype)  # (T, B, Nn)
+        h_prev = np.concatenate([np.broadcast_to(layer.h0, (1,) + h.shape[1:]), h[:-1]])
+        z = x @ layer.W.T + h_prev @ layer.R.T + layer.b
+        zi, zf, zg, zo = np.split(z, 4, axis=-1)
+        sig = torch.sigmoid
+        gates = {"sig_i": sig(torch.from_numpy(zi)).numpy(), "sig_f": sig(torch.from_numpy(zf)).numpy(),
+                 "tanh_g": np.tanh(zg), "sig_o": sig(torch.from_numpy(zo)).numpy()}
+        c = np.empty_like(h)
+        c_prev = np.broadcast_to(layer.c0, h.shape[1:])
+        for t in range(h.shape[0]):
+            c_prev = gates["sig_f"][t] * c_prev + gates["sig_i"][t] * gates["tanh_g"][t]
+            c[t] = c_prev
+        for name, val in {**gates, "c_sum": c, "h_prod": h}.items():
+            out[f"lstm{k}/{name}.y"] = val if batched else val[:, 0, :]
+        x = h
+    return out
+
+
+def matlab_norm(diff: np.ndarray) -> float:
+    """MATLAB's ``norm`` of the difference: the 2-norm (largest singular value) of the (T, ·) matrix."""
+    d = np.asarray(diff, dtype=np.float64).reshape(diff.shape[0], -1)
+    return float(np.linalg.norm(d, 2)) if d.size else 0.0
+
+
+@dataclass
+class Comparison:
+    """Difference between two runs: MATLAB-style norm and max |·|, overall and optionally per signal/step."""
+
+    norm: float
+    max_abs: float
+    tolerance: float
+    per_signal: dict = field(default_factory=dict)
+    per_step: list = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.norm <= self.tolerance)
+
+    def as_dict(self) -> dict:
+        d = {"norm": self.norm, "max_abs": self.max_abs, "tolerance": self.tolerance, "ok": self.ok}
+        if self.per_signal:
+            d["per_signal"] = self.per_signal
+        if self.per_step:
+            d["per_step"] = self.per_step
+        return d
+
+
+@dataclass
+class CrosscheckReport:
+    """Diagram-versus-PyTorch comparisons by precision, plus the reference's mixed setup."""
+
+    comparisons: dict
+    shapes: dict
+    results: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.comparisons.values())
+
+    def as_dict(self) -> dict:
+        return {**{k: c.as_dict() for k, c in self.comparisons.items()}, "shapes": self.shapes, "ok": self.ok}
+
+
+TOLERANCES = {"float64": 1e-12, "float32": 5e-6, "reference_setup": 1e-5}
+
+
+def _compare(a: np.ndarray, b: np.ndarray, tol: float) -> Comparison:
+    diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    return Comparison(norm=matlab_norm(diff), max_abs=float(np.max(np.abs(diff))) if diff.size else 0.0, tolerance=tol)
+
+
+def crosscheck(weights: NetworkWeights, u: np.ndarray, Ts: float = 0.1, per_gate: bool = False,
+               per_step: bool = False) -> CrosscheckReport:
+    """Simulate the LSTM diagram and the equivalent ``nn.LSTM`` and compare their outputs.
+
+    Comparisons: ``float64`` (diagram vs torch, both double; tolerance 1e-12),
+    ``float32`` (both single; 5e-6) and ``reference_setup`` (double diagram vs single torch,
+    as the reference compares Simulink with the toolbox, which reported 5.8e-7).
+
+    Parameters
+    ----------
+    u : (T, Ni) or (T, B, Ni)
+    per_gate : also compare every gate, cell and hidden signal of every layer (float64)
+    per_step : also list the max |difference| of y at each step (float64)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = NetworkWeights.random(ni=4, nn=3, no=2)
+    >>> rep = crosscheck(w, np.random.default_rng(0).standard_normal((51, 4)))
+    >>> rep.comparisons["float64"].norm < 1e-12
+    True
+    """
+    net = lstm_network(weights)
+    runs = {}
+    for dt in ("float64", "float32"):
+        runs[dt] = net.compile(dtype=dt).simulate({"u": u}, Ts=Ts)
+    torch_y = {dt: torch_forward(weights, u, dt) for dt in ("float64", "float32")}
+    comparisons = {dt: _compare(runs[dt]["y"], torch_y[dt], TOLERANCES[dt]) for dt in runs}
+    comparisons["reference_setup"] = _compare(runs["float64"]["y"], torch_y["float32"], TOLERANCES["reference_setup"])
+    if per_step:
+        diff = np.abs(runs["float64"]["y"] - torch_y["float64"]).reshape(len(runs["float64"].t), -1)
+        comparisons["float64"].per_step = [float(v) for v in diff.max(axis=1)]
+    if per_gate:
+        ref = torch_gates(weights, u, "float64")
+        probed = net.compile().simulate({"u": u}, Ts=Ts, probes=list(ref))
+        comparisons["float64"].per_signal = {
+            name: _compare(probed[name], val, TOLERANCES["float64"]).as_dict() for name, val in ref.items()
+        }
+    u = np.asarray(u)
+    shapes = {"ni": weights.ni, "nn": [l.nn for l in weights.layers], "no": weights.no, "layers": len(weights.layers),
+              "steps": int(u.shape[0]), "batch": int(u.shape[1]) if u.ndim == 3 else None, "Ts": Ts}
+    return CrosscheckReport(comparisons=comparisons, shapes=shapes,
+                            results={"diagram": runs, "torch": torch_y})
