@@ -10,6 +10,7 @@ __all__ = [
     "AlgebraicLoopError",
     "SimulationError",
     "NonFiniteError",
+    "DiagramFileError",
 ]
 
 
@@ -50,3 +51,21 @@ class SimulationError(BlockloopError, RuntimeError):
 
 class NonFiniteError(SimulationError, ValueError):
     """A NaN or infinity was found in an input, a parameter or a simulated signal."""
+
+
+class DiagramFileError(BlockloopError, ValueError):
+    """A diagram file (JSON structure + ``.npz`` arrays) cannot be read.
+
+    Attributes
+    ----------
+    path : str or None
+        The file that was being read.
+    location : str or None
+        Where in the file, JSON-pointer-like: ``blocks[3] ("sig_f").params.K``.
+    """
+
+    def __init__(self, message: str, path: str | None = None, location: str | None = None):
+        where = ": ".join(str(p) for p in (path, location) if p)
+        super().__init__(f"{where}: {message}" if where else message)
+        self.path = path
+        self.location = location
