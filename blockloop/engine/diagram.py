@@ -189,7 +189,8 @@ class Diagram:
     # -- helpers -----------------------------------------------------------------------------
     def _unknown_block(self, name: str) -> str:
         names = list(self.graph.nodes)
-        close = difflib.get_close_matches(str(name), [str(n) for n in names], n=3)
+        lower = {str(n).lower(): str(n) for n in names}
+        close = [lower[c] for c in difflib.get_close_matches(str(name).lower(), list(lower), n=3)]
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         return f"diagram '{self.name}' has no block named '{name}'{hint} (blocks: {_listing(names)})"
 

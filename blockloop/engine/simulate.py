@@ -212,6 +212,12 @@ def _run(program: Program, T: int, B: int, feeds, x0, logs) -> dict[str, np.ndar
     buffers = {name: np.empty((T, B, size), dtype=dtype) for name, (_, size) in logs.items()}
     log_pairs = [(buffers[name], idx) for name, (idx, _) in logs.items()]
     ops, updates = program.ops, program.updates
+    with np.errstate(over="ignore", invalid="ignore"):  # non-finite values are reported after the run
+        _loop(T, sig, sources, states, ops, updates, log_pairs)
+    return buffers
+
+
+def _loop(T, sig, sources, states, ops, updates, log_pairs) -> None:
     for k in range(T):
         for idx, data in sources:
             sig[idx] = data[k]
@@ -223,7 +229,6 @@ def _run(program: Program, T: int, B: int, feeds, x0, logs) -> dict[str, np.ndar
             buf[k] = sig[idx]
         for fn, ins, _, s in updates:
             states[s] = fn([sig[i] for i in ins], states[s])
-    return buffers
 
 
 def _check_finite_trace(trace: dict[str, np.ndarray], Ts: float) -> None:
