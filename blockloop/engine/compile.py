@@ -40,8 +40,8 @@ def compile_diagram(diagram: Diagram, dtype=np.float64, check_finite: bool = Tru
 
     Examples
     --------
-    >>> from blockloop.diagrams import lstm_network
-    >>> program = compile_diagram(lstm_network(ni=4, nn=3, no=2))
+    >>> from blockloop.diagrams import NetworkWeights, lstm_network
+    >>> program = compile_diagram(lstm_network(NetworkWeights.random(ni=4, nn=3, no=2)))
     >>> program.inputs, program.outputs
     (('u',), ('y',))
     """

@@ -31,8 +31,8 @@ def flatten(diagram: Diagram) -> nx.MultiDiGraph:
 
     Examples
     --------
-    >>> from blockloop.diagrams import lstm_network
-    >>> g = flatten(lstm_network(ni=1, nn=2, no=1))
+    >>> from blockloop.diagrams import NetworkWeights, lstm_network
+    >>> g = flatten(lstm_network(NetworkWeights.random(ni=1, nn=2, no=1)))
     >>> "lstm1/h_delay" in g
     True
     """

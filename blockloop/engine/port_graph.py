@@ -23,9 +23,9 @@ def port_graph(flat: nx.MultiDiGraph) -> nx.DiGraph:
 
     Examples
     --------
-    >>> from blockloop.diagrams import lstm_network
+    >>> from blockloop.diagrams import NetworkWeights, lstm_network
     >>> from blockloop.engine import flatten
-    >>> pg = port_graph(flatten(lstm_network(ni=1, nn=2, no=1)))
+    >>> pg = port_graph(flatten(lstm_network(NetworkWeights.random(ni=1, nn=2, no=1))))
     >>> pg.has_edge(("lstm1/h_delay", "in", "u"), ("lstm1/h_delay", "out", "y"))
     False
     """

@@ -1,0 +1,91 @@
+"""µs/step of the LSTM diagram next to a hand-written numpy loop and torch.nn.LSTM (float64).
+
+Case: Ni = 1, Nn = 5, No = 1, T = 1001 steps, batch 1 (the study's training sequence length).
+The three are timed round-robin in one process, ``--repeats`` times each, and the medians are
+compared, so that a noisy shared machine slows all of them alike.
+
+    python benchmarks/bench_lstm.py [--repeats 15] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import numpy as np
+
+from blockloop.diagrams import NetworkWeights, lstm_network
+
+
+def numpy_loop(w: NetworkWeights, u: np.ndarray) -> np.ndarray:
+    """The LSTM recurrence written by hand with numpy, one step at a time (the floor for a Python loop)."""
+    L = w.layers[0]
+    nn = L.nn
+    WT, RT, b, F = L.W.T.copy(), L.R.T.copy(), L.b, w.F
+    h, c = L.h0[None, :], L.c0[None, :]
+    ys = np.empty((u.shape[0], 1, F.shape[0]))
+    for k in range(u.shape[0]):
+        z = u[k][None, :] @ WT + h @ RT + b
+        i = 1.0 / (1.0 + np.exp(-z[:, :nn]))
+        f = 1.0 / (1.0 + np.exp(-z[:, nn:2 * nn]))
+        g = np.tanh(z[:, 2 * nn:3 * nn])
+        o = 1.0 / (1.0 + np.exp(-z[:, 3 * nn:]))
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        ys[k] = h @ F.T
+    return ys[:, 0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--steps", type=int, default=1001)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    w = NetworkWeights.random(ni=1, nn=5, no=1, seed=0)
+    u = np.random.default_rng(0).standard_normal((args.steps, 1))
+    program = lstm_network(w).compile()
+    runners = {"blockloop diagram": lambda: program.simulate({"u": u})["y"],
+               "numpy hand loop": lambda: numpy_loop(w, u)}
+    try:
+        import torch
+
+        from blockloop.interop.torch import to_torch
+
+        torch.set_num_threads(1)
+        lstm, linear, (h0, c0) = to_torch(w, "float64")
+        x = torch.from_numpy(u)[None]
+
+        def run_torch():
+            with torch.no_grad():
+                return linear(lstm(x, (h0, c0))[0])
+
+        runners["torch nn.LSTM"] = run_torch
+    except ImportError:
+        pass
+
+    expected = runners["blockloop diagram"]()
+    np.testing.assert_allclose(runners["numpy hand loop"](), expected, atol=1e-12)
+    samples = {name: [] for name in runners}
+    for _ in range(args.repeats):
+        for name, fn in runners.items():
+            t0 = time.perf_counter()
+            fn()
+            samples[name].append((time.perf_counter() - t0) / args.steps * 1e6)
+    med = {name: statistics.median(v) for name, v in samples.items()}
+    base = med["blockloop diagram"]
+    if args.json:
+        print(json.dumps({"us_per_step": med, "ratio_to_blockloop": {k: v / base for k, v in med.items()},
+                          "steps": args.steps, "repeats": args.repeats}, indent=2))
+        return
+    print(f"LSTM Ni=1 Nn=5 T={args.steps} batch 1, float64; median of {args.repeats} round-robin runs")
+    print(f"{'runner':<20}{'µs/step':>10}{'× blockloop':>14}")
+    for name, v in med.items():
+        print(f"{name:<20}{v:>10.1f}{v / base:>14.2f}")
+
+
+if __name__ == "__main__":
+    main()
