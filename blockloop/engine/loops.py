@@ -1,0 +1,326 @@
+"""Feedback-loop analysis: which loops a diagram has, and which delay closes each one.
+
+A *feedback loop* is an elementary cycle of the **dependency port graph**: the port graph of
+:func:`~blockloop.engine.port_graph.port_graph` (wires and feedthrough pairs) plus one
+``"delay"`` hop from each input to each output of every stateful block (a ``UnitDelay``'s
+output depends on its input one step earlier). A loop with no delay hop is an algebraic loop,
+which :func:`~blockloop.engine.compile_diagram` rejects; it is still listed here, so that the
+analysis also explains a diagram that does not compile.
+
+Loops are grouped two ways:
+
+* by **family**: the delay(s) on the loop, e.g. ``"lstm1/c_delay"``; several delays on one
+  loop are joined with ``"+"``; loops without a delay form the family ``"algebraic"``;
+* by **strongly connected component** (``scc``): loops sharing ports are in one component.
+
+Each family gets a **role**. Within one strongly connected component, a family is
+``"inner"`` when another family of the same component passes through *more* blocks and
+shares at least one block with it (its loops are nested inside the bigger family's loops);
+every other family with a delay is ``"outer"`` (a lone loop is therefore ``"outer"``).
+For one LSTM layer this gives the cell loop ``c_delay → f_c → c_sum`` as *inner* and the
+hidden loops through ``h_delay`` as *outer*, as in the reference's Simulink figure.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from itertools import islice
+
+import networkx as nx
+
+from ..errors import ParameterError
+from .diagram import Diagram
+from .flatten import flatten
+from .port_graph import port_graph
+
+__all__ = ["FeedbackLoop", "LoopFamily", "LoopReport", "feedback_loops", "dependency_graph"]
+
+logger = logging.getLogger(__name__)
+
+ALGEBRAIC = "algebraic"
+PortNode = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class FeedbackLoop:
+    """One elementary feedback loop.
+
+    Attributes
+    ----------
+    blocks : tuple of str
+        Leaf block paths in signal-flow order, starting at the (first) delay; each once.
+    ports : tuple of str
+        ``"block.port"`` in flow order: the delay's output first, the delay's input last.
+    delays : tuple of str
+        The stateful blocks on the loop (empty for an algebraic loop).
+    family : str
+        ``"+".join(delays)``, or ``"algebraic"``.
+    scc : int
+        Index of the strongly connected component (numbered in block insertion order).
+    role : str
+        ``"inner"``, ``"outer"`` or ``"algebraic"`` (see the module notes).
+    label : str
+        Human label of the family, e.g. ``"inner (cell)"``.
+    """
+
+    blocks: tuple[str, ...]
+    ports: tuple[str, ...]
+    delays: tuple[str, ...]
+    family: str
+    scc: int
+    role: str = ""
+    label: str = ""
+
+    @property
+    def is_algebraic(self) -> bool:
+        """True when no delay breaks the loop."""
+        return not self.delays
+
+    def as_dict(self) -> dict:
+        """Plain JSON-ready dict of every attribute."""
+        return {"blocks": list(self.blocks), "ports": list(self.ports), "delays": list(self.delays),
+                "family": self.family, "scc": self.scc, "role": self.role, "label": self.label}
+
+
+@dataclass(frozen=True)
+class LoopFamily:
+    """The loops closed by the same delay(s).
+
+    Attributes
+    ----------
+    name : str
+        The family name (the delay path, or ``"algebraic"``).
+    delays : tuple of str
+    role : str
+        ``"inner"``, ``"outer"`` or ``"algebraic"``.
+    label : str
+        E.g. ``"outer (hidden)"``.
+    scc : int
+        The component of its first loop.
+    loops : tuple of FeedbackLoop
+    blocks : tuple of str
+        Every block any of its loops passes, in first-seen order.
+    """
+
+    name: str
+    delays: tuple[str, ...]
+    role: str
+    label: str
+    scc: int
+    loops: tuple[FeedbackLoop, ...]
+    blocks: tuple[str, ...]
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "delays": list(self.delays), "role": self.role, "label": self.label,
+                "scc": self.scc, "n_loops": len(self.loops), "blocks": list(self.blocks)}
+
+
+@dataclass(frozen=True)
+class LoopReport:
+    """What :func:`feedback_loops` returns: iterate it for the loops.
+
+    Attributes
+    ----------
+    loops : tuple of FeedbackLoop
+        Sorted by component, family, length and blocks.
+    families : tuple of LoopFamily
+    truncated : bool
+        True when enumeration stopped at ``max_loops`` (the lists are then incomplete).
+    max_loops : int
+    """
+
+    loops: tuple[FeedbackLoop, ...]
+    families: tuple[LoopFamily, ...]
+    truncated: bool = False
+    max_loops: int = 0
+
+    def __iter__(self) -> Iterator[FeedbackLoop]:
+        return iter(self.loops)
+
+    def __len__(self) -> int:
+        return len(self.loops)
+
+    def __getitem__(self, index: int) -> FeedbackLoop:
+        return self.loops[index]
+
+    def family(self, name: str) -> LoopFamily:
+        """The family called ``name``; :class:`KeyError` listing the families otherwise."""
+        for fam in self.families:
+            if fam.name == name:
+                return fam
+        raise KeyError(f"no loop family {name!r}; families: {', '.join(f.name for f in self.families) or '(none)'}")
+
+    def by_role(self, role: str) -> tuple[FeedbackLoop, ...]:
+        """Loops whose family has ``role`` (``"inner"``, ``"outer"`` or ``"algebraic"``)."""
+        return tuple(lp for lp in self.loops if lp.role == role)
+
+    def as_dict(self) -> dict:
+        return {"loops": [lp.as_dict() for lp in self.loops], "families": [f.as_dict() for f in self.families],
+                "truncated": self.truncated, "max_loops": self.max_loops}
+
+
+def dependency_graph(flat: nx.MultiDiGraph) -> nx.DiGraph:
+    """The port graph plus ``kind="delay"`` hops through stateful blocks.
+
+    Every stateful block gets an edge from each input to each output that is not already a
+    feedthrough pair: its output depends on that input through its state.
+
+    Examples
+    --------
+    >>> from blockloop.diagrams import NetworkWeights, lstm_network
+    >>> g = dependency_graph(flatten(lstm_network(NetworkWeights.random(1, 2, 1))))
+    >>> g.edges[("lstm1/c_delay", "in", "u"), ("lstm1/c_delay", "out", "y")]["kind"]
+    'delay'
+    """
+    graph = port_graph(flat)
+    for name, attrs in flat.nodes(data=True):
+        block = attrs["block"]
+        if not block.has_state:
+            continue
+        through = block.feedthrough()
+        for i in block.inputs:
+            for o in block.outputs:
+                if (i, o) not in through:
+                    graph.add_edge((name, "in", i), (name, "out", o), kind="delay")
+    return graph
+
+
+def feedback_loops(diagram, *, max_loops: int = 10_000, names: Mapping[str, str] | None = None) -> LoopReport:
+    """List the feedback loops of a diagram, grouped by closing delay and component.
+
+    Parameters
+    ----------
+    diagram : Diagram, networkx.MultiDiGraph or Program
+        A diagram (flattened here), an already flattened graph (:func:`flatten`), or a compiled
+        program (its ``graph`` is used). The diagram need not compile: algebraic loops are listed.
+    max_loops : int
+        Stop after this many elementary cycles (their number can grow exponentially with the
+        size of a densely wired diagram); the report's ``truncated`` is then True and a warning
+        is logged. Default 10 000.
+    names : mapping, optional
+        Words for the labels, keyed by a delay's path or its last path component, e.g.
+        ``{"c_delay": "cell", "h_delay": "hidden"}`` gives ``"inner (cell)"``. By default the
+        label names the delay's last path component: ``"inner (c_delay)"``.
+
+    Returns
+    -------
+    LoopReport
+        Iterable of :class:`FeedbackLoop`; ``families`` holds the :class:`LoopFamily` groups.
+
+    Raises
+    ------
+    ParameterError
+        ``max_loops`` is not a positive integer, or ``diagram`` is of another type.
+    WiringError
+        Flattening fails (a subsystem port that is used but not connected).
+
+    Examples
+    --------
+    >>> from blockloop.diagrams import NetworkWeights, lstm_network
+    >>> report = feedback_loops(lstm_network(NetworkWeights.random(4, 3, 2)))
+    >>> [(f.name, f.role, len(f.loops)) for f in report.families]
+    [('lstm1/c_delay', 'inner', 1), ('lstm1/h_delay', 'outer', 4)]
+    >>> report.family("lstm1/c_delay").loops[0].blocks
+    ('lstm1/c_delay', 'lstm1/f_c', 'lstm1/c_sum')
+    """
+    if isinstance(max_loops, bool) or not isinstance(max_loops, int) or max_loops < 1:
+        raise ParameterError(f"max_loops: expected a positive integer, got {max_loops!r}")
+    flat = _as_flat(diagram)
+    graph = dependency_graph(flat)
+    rank = {name: k for k, name in enumerate(flat.nodes)}
+    scc_of = _scc_index(graph, rank)
+    cycles = list(islice(nx.simple_cycles(graph), max_loops + 1))
+    truncated = len(cycles) > max_loops
+    if truncated:
+        cycles = cycles[:max_loops]
+        logger.warning("feedback_loops: stopped after max_loops=%d elementary loops; the list is incomplete "
+                       "(pass a larger max_loops to see them all)", max_loops)
+    loops = sorted((_make_loop(c, graph, rank, scc_of) for c in cycles),
+                   key=lambda lp: (lp.scc, lp.family == ALGEBRAIC, lp.family, len(lp.ports), lp.ports))
+    families = _families(loops, names or {})
+    labelled = {f.name: f for f in families}
+    loops = tuple(_with_role(lp, labelled[lp.family]) for lp in loops)
+    families = tuple(_rebuild_family(f, loops) for f in families)
+    logger.info("feedback_loops: %d loops in %d families", len(loops), len(families))
+    return LoopReport(loops=loops, families=families, truncated=truncated, max_loops=max_loops)
+
+
+def _as_flat(diagram) -> nx.MultiDiGraph:
+    if isinstance(diagram, Diagram):
+        return flatten(diagram)
+    if isinstance(diagram, nx.MultiDiGraph):
+        return diagram
+    graph = getattr(diagram, "graph", None)
+    if isinstance(graph, nx.MultiDiGraph):
+        return graph
+    raise ParameterError(f"feedback_loops: expected a Diagram, a flattened graph or a Program, "
+                         f"got {type(diagram).__name__}")
+
+
+def _scc_index(graph: nx.DiGraph, rank: Mapping[str, int]) -> dict[PortNode, int]:
+    comps = [c for c in nx.strongly_connected_components(graph) if len(c) > 1]
+    comps.sort(key=lambda c: min(rank[n[0]] for n in c))
+    return {node: k for k, comp in enumerate(comps) for node in comp}
+
+
+def _make_loop(cycle: list[PortNode], graph: nx.DiGraph, rank, scc_of) -> FeedbackLoop:
+    hops = list(zip(cycle, cycle[1:] + cycle[:1], strict=True))
+    delay_hops = [k for k, (u, v) in enumerate(hops) if graph.edges[u, v]["kind"] == "delay"]
+    if delay_hops:  # start at the output of the first delay (in insertion order)
+        first = min(delay_hops, key=lambda k: rank[hops[k][0][0]])
+        start = (first + 1) % len(cycle)
+    else:
+        start = min(range(len(cycle)), key=lambda k: (rank[cycle[k][0]], cycle[k][1] != "in", cycle[k][2]))
+    ordered = cycle[start:] + cycle[:start]
+    delays = tuple(sorted({hops[k][0][0] for k in delay_hops}, key=rank.__getitem__))
+    return FeedbackLoop(
+        blocks=tuple(dict.fromkeys(n[0] for n in ordered)),
+        ports=tuple(f"{n[0]}.{n[2]}" for n in ordered),
+        delays=delays,
+        family="+".join(delays) if delays else ALGEBRAIC,
+        scc=scc_of[cycle[0]],
+    )
+
+
+def _families(loops: list[FeedbackLoop], names: Mapping[str, str]) -> list[LoopFamily]:
+    grouped: dict[str, list[FeedbackLoop]] = {}
+    for lp in loops:
+        grouped.setdefault(lp.family, []).append(lp)
+    blocks = {name: tuple(dict.fromkeys(b for lp in group for b in lp.blocks)) for name, group in grouped.items()}
+    families = []
+    for name, group in grouped.items():
+        role = _role(name, group[0].scc, grouped, blocks)
+        families.append(LoopFamily(name=name, delays=group[0].delays, role=role,
+                                   label=_label(role, group[0].delays, names), scc=group[0].scc,
+                                   loops=tuple(group), blocks=blocks[name]))
+    return families
+
+
+def _role(name: str, scc: int, grouped: dict, blocks: dict) -> str:
+    if name == ALGEBRAIC:
+        return ALGEBRAIC
+    mine = set(blocks[name])
+    for other, group in grouped.items():
+        if other in (name, ALGEBRAIC) or group[0].scc != scc:
+            continue
+        if len(blocks[other]) > len(mine) and mine & set(blocks[other]):
+            return "inner"
+    return "outer"
+
+
+def _label(role: str, delays: tuple[str, ...], names: Mapping[str, str]) -> str:
+    if role == ALGEBRAIC:
+        return "algebraic (no delay)"
+    words = [names.get(d, names.get(d.rsplit("/", 1)[-1], d.rsplit("/", 1)[-1])) for d in delays]
+    return f"{role} ({' + '.join(words)})"
+
+
+def _with_role(lp: FeedbackLoop, fam: LoopFamily) -> FeedbackLoop:
+    return FeedbackLoop(lp.blocks, lp.ports, lp.delays, lp.family, lp.scc, fam.role, fam.label)
+
+
+def _rebuild_family(fam: LoopFamily, loops: tuple[FeedbackLoop, ...]) -> LoopFamily:
+    return LoopFamily(fam.name, fam.delays, fam.role, fam.label, fam.scc,
+                      tuple(lp for lp in loops if lp.family == fam.name), fam.blocks)
