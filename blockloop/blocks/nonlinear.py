@@ -28,7 +28,9 @@ class _Pointwise(Block):
 
 
 class Sigmoid(_Pointwise):
-    """Logistic sigmoid ``y = 1 / (1 + exp(−u))``, elementwise; direct feedthrough, no state.
+    """Logistic sigmoid ``y = 1 / (1 + exp(−u))``, elementwise.
+
+    Ports: input ``u``, output ``y`` of the same size. Direct feedthrough, no state.
 
     Evaluated without overflow for large |u| (``scipy.special.expit``), in the input's dtype.
     """
@@ -38,7 +40,10 @@ class Sigmoid(_Pointwise):
 
 
 class Tanh(_Pointwise):
-    """Hyperbolic tangent ``y = tanh(u)``, elementwise; direct feedthrough, no state."""
+    """Hyperbolic tangent ``y = tanh(u)``, elementwise.
+
+    Ports: input ``u``, output ``y`` of the same size. Direct feedthrough, no state.
+    """
 
     def output(self, u, x):
         return (np.tanh(u[0]),)
