@@ -1,0 +1,193 @@
+"""The block mapping behind :mod:`blockloop.interop.bdsim`: one bdsim block per blockloop leaf.
+
+Kept apart so that the export module stays small; see :mod:`blockloop.interop.bdsim` for the
+mapping table and the bdsim 1.4 behaviours it works around. Nothing here imports bdsim: the
+blocks are made through the factory methods of the bdsim ``BlockDiagram`` being filled.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import reduce
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from ..blocks import (
+    Constant,
+    Demux,
+    FromArray,
+    Gain,
+    Inport,
+    Mux,
+    Outport,
+    Probe,
+    Product,
+    Selector,
+    Sigmoid,
+    Sum,
+    Tanh,
+    UnitDelay,
+)
+from ..engine import Program
+from ..errors import ParameterError
+
+__all__ = ["Build", "MAKERS", "make_block"]
+
+# -- functions run by bdsim FUNCTION blocks ----------------------------------------------------
+def _vec(u) -> np.ndarray:
+    """A bdsim signal as a 1-D float64 array (size-1 signals arrive as Python floats)."""
+    return np.atleast_1d(np.asarray(u, dtype=np.float64))
+
+
+def _with_positional(fn, n: int):
+    """``fn(tuple_of_inputs)`` as a callable with ``n`` positional parameters (bdsim counts them)."""
+    def call(*u):
+        return fn(u)
+
+    kind = inspect.Parameter.POSITIONAL_ONLY
+    call.__signature__ = inspect.Signature([inspect.Parameter(f"u{i + 1}", kind) for i in range(n)])
+    return call
+
+
+def _product(u) -> np.ndarray:
+    return reduce(np.multiply, (_vec(v) for v in u))
+
+
+def _sigmoid(u) -> np.ndarray:
+    # 1/(1+e^-u) written as ½(1 + tanh(u/2)): never overflows, and independent of scipy's expit.
+    return 0.5 * (1.0 + np.tanh(0.5 * _vec(u)))
+
+
+def _tanh(u) -> np.ndarray:
+    return np.tanh(_vec(u))
+
+
+def _scale_by(K: np.ndarray):
+    def scale(u):
+        return K * _vec(u)
+    return scale
+
+
+def _premultiply_by(K: np.ndarray):
+    def matvec(u):
+        return K @ _vec(u)
+    return matvec
+
+
+def _pick(indices: np.ndarray):
+    def pick(u):
+        return _vec(u)[indices]
+    return pick
+
+
+def _split(slices: tuple[slice, ...]):
+    def split(u):
+        v = _vec(u)
+        return [v[s] for s in slices]
+    return split
+
+
+# -- the export --------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Build:
+    """What a block maker needs: the diagram being filled, its clock and this run's data."""
+
+    bd: Any
+    clock: Any
+    program: Program
+    feeds: Mapping[str, np.ndarray]
+    x0: Mapping[str, np.ndarray]
+    row: int | None
+    steps: int
+    Ts: float
+
+
+def _source(b: Build, name: str, block):
+    """INTERPOLATE over time, held from k·Ts: y(t) = data[k] for k·Ts ≤ t < (k+1)·Ts."""
+    data = b.feeds[name] if isinstance(block, Inport) else block.data
+    if data.ndim == 3:
+        data = data[:, b.row or 0]
+    data = np.asarray(data[: b.steps], dtype=np.float64)
+    ys = np.vstack([data, data[-1:]])  # bdsim asserts that the table reaches the end time
+    return b.bd.INTERPOLATE(x=np.arange(b.steps + 1) * b.Ts, y=ys, time=True, kind="previous", name=name)
+
+
+def _constant(b: Build, name: str, block: Constant):
+    return b.bd.CONSTANT(np.array(block.value, dtype=np.float64), name=name)
+
+
+def _gain(b: Build, name: str, block: Gain):
+    K = np.asarray(block.K, dtype=np.float64)
+    if K.ndim == 0:
+        return b.bd.GAIN(float(K), name=name)
+    if K.ndim == 2 and K.shape[1] > 1:  # the input has ≥ 2 elements, so it is an array
+        return b.bd.GAIN(K, premul=True, name=name)
+    fn = _scale_by(K) if K.ndim == 1 else _premultiply_by(K)
+    return b.bd.FUNCTION(fn, nin=1, name=name)
+
+
+def _sum(b: Build, name: str, block: Sum):
+    return b.bd.SUM(block.signs, name=name)
+
+
+def _product_block(b: Build, name: str, block: Product):
+    return b.bd.FUNCTION(_with_positional(_product, block.n_inputs), nin=block.n_inputs, name=name)
+
+
+def _pointwise(fn):
+    def make(b: Build, name: str, block):
+        return b.bd.FUNCTION(fn, nin=1, name=name)
+    return make
+
+
+def _unit_delay(b: Build, name: str, block: UnitDelay):
+    x0 = b.x0[name] if b.x0[name].ndim == 1 else b.x0[name][b.row or 0]
+    return b.bd.ZOH(b.clock, x0=np.array(x0, dtype=np.float64), name=name)
+
+
+def _mux(b: Build, name: str, block: Mux):
+    return b.bd.MUX(nin=block.n_inputs, name=name)
+
+
+def _demux(b: Build, name: str, block: Demux):
+    edges = np.cumsum((0,) + tuple(block.sizes))
+    slices = tuple(slice(int(lo), int(hi)) for lo, hi in zip(edges[:-1], edges[1:], strict=True))
+    return b.bd.FUNCTION(_split(slices), nin=1, nout=len(slices), name=name)
+
+
+def _selector(b: Build, name: str, block: Selector):
+    if b.program.in_sizes[(name, "u")] > 1:
+        return b.bd.INDEX([int(i) for i in block.indices], name=name)
+    return b.bd.FUNCTION(_pick(block.indices.copy()), nin=1, name=name)
+
+
+def _sink(b: Build, name: str, block):
+    return b.bd.NULL(nin=1, name=name)
+
+
+MAKERS = MappingProxyType({
+    Inport: _source, FromArray: _source, Constant: _constant, Gain: _gain, Sum: _sum,
+    Product: _product_block, Sigmoid: _pointwise(_sigmoid), Tanh: _pointwise(_tanh), UnitDelay: _unit_delay,
+    Mux: _mux, Demux: _demux, Selector: _selector, Outport: _sink, Probe: _sink,
+})
+"""Block class → maker. Exact classes only: a subclass may compute something else."""
+
+
+def make_block(b: Build, name: str, block):
+    """Add the bdsim block for one blockloop leaf block to ``b.bd`` and return it.
+
+    Raises
+    ------
+    ParameterError
+        The block's class has no bdsim counterpart (custom or subclassed blocks).
+    """
+    maker = MAKERS.get(type(block))
+    if maker is None:
+        supported = ", ".join(sorted(cls.__name__ for cls in MAKERS))
+        raise ParameterError(f"block '{name}' ({block.type_name}) has no bdsim counterpart; the bdsim export "
+                             f"supports exactly these block types: {supported}")
+    return maker(b, name, block)
