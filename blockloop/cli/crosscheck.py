@@ -23,6 +23,9 @@ def register(sub) -> None:
                    help="weights: MATLAB rng(seed)+rand; input: numpy default_rng(seed).standard_normal")
     p.add_argument("--per-gate", action="store_true", help="also compare every gate signal (float64)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--against", choices=("torch", "bdsim"), default="torch",
+                   help="torch: compare with nn.LSTM (default); bdsim: also run the exported diagram in bdsim 1.4 "
+                        "(float64, one run per batch row, tolerance 1e-12) and time it")
     p.set_defaults(run=run)
 
 
@@ -35,11 +38,31 @@ def run(args) -> int:
     # MATLAB's randn stream cannot be reproduced; the input is numpy's seeded normal.
     u = np.random.default_rng(args.seed).standard_normal(shape)
     report = crosscheck(weights, u, Ts=args.ts, per_gate=args.per_gate)
+    bdsim_check = _against_bdsim(report, weights, u, args.ts) if args.against == "bdsim" else None
     if args.json:
-        print(json.dumps(report.as_dict(), indent=2))
+        out = report.as_dict()
+        if bdsim_check is not None:
+            out["bdsim"] = bdsim_check.as_dict()
+        print(json.dumps(out, indent=2))
     else:
         print(format_report(report))
+        if bdsim_check is not None:
+            c = bdsim_check
+            print(f"bdsim: {c.runs} run(s) of {len(c.bdsim.t)} steps in {c.run_seconds:.3f} s "
+                  f"({c.us_per_step:.0f} µs/step), building and compiling {c.build_seconds:.3f} s")
     return 0 if report.ok else 1
+
+
+def _against_bdsim(report, weights, u, Ts):
+    """Run the same diagram in bdsim and add a ``"bdsim"`` comparison (blockloop float64 vs bdsim)."""
+    from dataclasses import replace
+
+    from ..diagrams import lstm_network
+    from ..interop.bdsim import crosscheck_bdsim
+
+    check = crosscheck_bdsim(lstm_network(weights), {"u": u}, Ts=Ts)
+    report.comparisons["bdsim"] = replace(check.comparison, per_signal={})
+    return check
 
 
 def format_report(report) -> str:
@@ -48,7 +71,7 @@ def format_report(report) -> str:
              f"T={s['steps']} batch={s['batch'] or 'none'} Ts={s['Ts']:g} s",
              f"{'comparison':<18}{'norm (MATLAB)':>16}{'max |diff|':>14}{'tolerance':>12}  ok"]
     labels = {"float64": "float64 vs float64", "float32": "float32 vs float32",
-              "reference_setup": "float64 vs float32"}
+              "reference_setup": "float64 vs float32", "bdsim": "blockloop vs bdsim"}
     for key, c in report.comparisons.items():
         lines.append(f"{labels.get(key, key):<18}{c.norm:>16.3e}{c.max_abs:>14.3e}{c.tolerance:>12.0e}  "
                      f"{'yes' if c.ok else 'NO'}")
