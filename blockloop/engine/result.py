@@ -44,6 +44,17 @@ class Result:
             raise KeyError(f"no logged signal '{name}'; logged: {', '.join(signals)}")
         return signals[name]
 
+    def plot(self, signals=None, *, ax=None, file=None, batch: int = 0, **kwargs):
+        """Stairs plot of the logged signals, one axes per signal; returns the Figure.
+
+        ``signals``: names (default all); ``ax``: a Figure, or one Axes per signal; ``file``:
+        save there (no pyplot involved); ``batch``: the row shown of a batched result. See
+        :func:`blockloop.viz.scope.plot_result` (needs matplotlib).
+        """
+        from ..viz.scope import plot_result
+
+        return plot_result(self, signals, ax=ax, file=file, batch=batch, **kwargs)
+
     def __contains__(self, name: str) -> bool:
         return name in self.outputs or name in self.probes
 
