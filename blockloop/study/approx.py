@@ -1,0 +1,272 @@
+"""How well the computed-weight LSTM reproduces the linear system: simulate both, compare, sweep.
+
+Conventions: input u is (T, m), time along axis 0 (like ``lsim``); outputs are (T, p);
+the error is MATLAB's ``norm(y − z)`` (largest singular value of the (T, p) difference, the
+2-norm of the sequence for p = 1), as the reference's plot titles report it.
+
+The reference's input is MATLAB's ``randn(51, m)``, whose stream cannot be reproduced here;
+:func:`validation_input` uses ``numpy.random.default_rng(seed).standard_normal`` instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..diagrams import NetworkWeights, lstm_network
+from ..errors import ParameterError
+from ..interop.torch import matlab_norm
+from .lstm_from_ss import lstm_weights_from_ss
+from .systems import as_statespace, sample_time
+
+__all__ = ["validation_input", "simulate_lstm", "simulate_linear", "approximation_error", "approximate",
+           "Approximation", "sweep", "format_sweep", "plot_sweep", "plot_response"]
+
+log = logging.getLogger(__name__)
+
+
+def validation_input(m: int = 1, steps: int = 51, seed: int = 0) -> np.ndarray:
+    """Unit-variance white input (steps, m): ``numpy.random.default_rng(seed).standard_normal``.
+
+    Examples
+    --------
+    >>> validation_input(2, 51).shape
+    (51, 2)
+    """
+    if not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ParameterError(f"steps: expected a positive integer, got {steps!r}")
+    return np.random.default_rng(seed).standard_normal((int(steps), int(m)))
+
+
+def _input(u, m: int, where: str) -> np.ndarray:
+    arr = np.asarray(u, dtype=np.float64)
+    if arr.ndim == 1 and m == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2 or arr.shape[1] != m or arr.shape[0] == 0:
+        raise ParameterError(f"{where} u: expected shape (T, {m}) (time along axis 0, one column per input), "
+                             f"got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ParameterError(f"{where} u: has NaN or infinite samples")
+    return arr
+
+
+def simulate_lstm(weights: NetworkWeights, u, Ts: float = 1.0, engine: str = "diagram",
+                  dtype: str = "float64") -> np.ndarray:
+    """Output z (T, No) of the LSTM network for input u (T, Ni), zero-based time ``k·Ts``.
+
+    Parameters
+    ----------
+    engine : {"diagram", "torch"}
+        ``"diagram"``: the blockloop diagram (:func:`~blockloop.diagrams.lstm_network`);
+        ``"torch"``: ``nn.LSTM`` + ``nn.Linear`` (needs PyTorch).
+    dtype : {"float64", "float32"}
+
+    Raises
+    ------
+    ParameterError
+        u of the wrong shape, or an unknown engine.
+
+    Examples
+    --------
+    >>> from blockloop.diagrams import NetworkWeights
+    >>> simulate_lstm(NetworkWeights.random(1, 3, 1), validation_input(1, 5)).shape
+    (5, 1)
+    """
+    u = _input(u, weights.ni, "simulate_lstm")
+    if engine == "diagram":
+        return lstm_network(weights).compile(dtype=dtype).simulate({"u": u}, Ts=Ts)["y"].astype(np.float64)
+    if engine == "torch":
+        from ..interop.torch import torch_forward
+
+        return torch_forward(weights, u, dtype)
+    raise ParameterError(f"engine: expected 'diagram' or 'torch', got {engine!r}")
+
+
+def simulate_linear(system, u) -> np.ndarray:
+    """Output y (T, p) of the discrete system from x0 = 0 (python-control ``forced_response``).
+
+    Examples
+    --------
+    >>> import control
+    >>> simulate_linear(control.ss([[0.5]], [[1.0]], [[1.0]], 0, 0.1), [1.0, 1.0, 1.0]).ravel().tolist()
+    [0.0, 1.0, 1.5]
+    """
+    import control
+
+    sys = as_statespace(system)
+    Ts = sample_time(sys)
+    u = _input(u, sys.ninputs, "simulate_linear")
+    t = np.arange(u.shape[0]) * (Ts if sys.dt is not True else 1.0)
+    resp = control.forced_response(sys, T=t, U=u.T, X0=np.zeros(sys.nstates), squeeze=False)
+    return np.asarray(resp.outputs, dtype=np.float64).reshape(sys.noutputs, -1).T
+
+
+def approximation_error(system, weights: NetworkWeights, u) -> float:
+    """MATLAB's ``norm(y − z)``: linear system output y versus LSTM (diagram) output z.
+
+    Examples
+    --------
+    >>> from blockloop.study.systems import reference_system
+    >>> sys = reference_system()
+    >>> w, _ = lstm_weights_from_ss(sys, realization="balanced")
+    >>> approximation_error(sys, w, validation_input()) < 1e-5
+    True
+    """
+    sys = as_statespace(system)
+    y = simulate_linear(sys, u)
+    z = simulate_lstm(weights, u, sample_time(sys))
+    return matlab_norm(y - z)
+
+
+@dataclass
+class Approximation:
+    """One comparison run: weights, input, both outputs and the error.
+
+    Attributes
+    ----------
+    t : (T,) seconds; u : (T, m); y : (T, p) linear system; z : (T, p) LSTM diagram
+    error_norm : MATLAB ``norm(y − z)``
+    torch_diff : MATLAB norm of (diagram − nn.LSTM) outputs in float64, or None if not run
+    """
+
+    weights: NetworkWeights
+    info: dict
+    t: np.ndarray
+    u: np.ndarray
+    y: np.ndarray
+    z: np.ndarray
+    error_norm: float
+    torch_diff: float | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def approximate(system=None, units: str = "n+m", scl: float = 1e-3, beta: float = 100.0,
+                realization: str = "as_given", u=None, steps: int = 51, seed: int = 0,
+                crosscheck: bool = False, state_std: float | None = None) -> Approximation:
+    """Compute the weights, simulate both models on the same input and measure the error.
+
+    Parameters
+    ----------
+    system : control.StateSpace or path, optional
+        Default: :func:`~blockloop.study.systems.reference_system`.
+    u : (T, m) array, optional
+        Default: :func:`validation_input` (``steps`` samples, ``seed``).
+    crosscheck : bool
+        Also run ``nn.LSTM`` (PyTorch) and record the diagram-vs-torch difference.
+    units, scl, beta, realization, state_std
+        As in :func:`~blockloop.study.lstm_from_ss.lstm_weights_from_ss`.
+
+    Examples
+    --------
+    >>> run = approximate(realization="matlab")
+    >>> run.y.shape, run.error_norm < 1e-3
+    ((51, 1), True)
+    """
+    from .systems import reference_system
+
+    sys = as_statespace(reference_system() if system is None else system)
+    weights, info = lstm_weights_from_ss(sys, units=units, scl=scl, beta=beta, realization=realization,
+                                         state_std=state_std)
+    u = validation_input(sys.ninputs, steps, seed) if u is None else _input(u, sys.ninputs, "approximate")
+    Ts = info["Ts"]
+    y = simulate_linear(sys, u)
+    z = simulate_lstm(weights, u, Ts)
+    torch_diff = matlab_norm(z - simulate_lstm(weights, u, Ts, engine="torch")) if crosscheck else None
+    return Approximation(weights=weights, info=info, t=np.arange(u.shape[0]) * Ts, u=u, y=y, z=z,
+                         error_norm=matlab_norm(y - z), torch_diff=torch_diff)
+
+
+def sweep(system=None, scls=(1e-1, 1e-2, 1e-3, 1e-4, 1e-5), betas=(2.0, 5.0, 10.0, 20.0, 100.0),
+          realizations=("as_given",), units: str = "n+m", steps: int = 51, seed: int = 0,
+          state_std: float | None = None) -> list[dict]:
+    """Approximation error over a grid of scl × β × realization, on one validation input.
+
+    ``state_std`` is passed to the ``"unit_covariance"`` realization only.
+
+    Returns
+    -------
+    list of dict
+        One row per combination: ``realization``, ``units``, ``scl``, ``beta``,
+        ``error_norm``, ``max_hidden`` (largest |h| reached in the run) and
+        ``max_hidden_expected`` (3σ prediction from the state covariance).
+
+    Examples
+    --------
+    >>> rows = sweep(scls=(1e-2, 1e-3), betas=(100.0,))
+    >>> rows[0]["error_norm"] > rows[1]["error_norm"]
+    True
+    """
+    from .systems import reference_system
+
+    sys = as_statespace(reference_system() if system is None else system)
+    u = validation_input(sys.ninputs, steps, seed)
+    y = simulate_linear(sys, u)
+    rows = []
+    for realization in realizations:
+        for beta in betas:
+            for scl in scls:
+                weights, info = lstm_weights_from_ss(
+                    sys, units=units, scl=scl, beta=beta, realization=realization,
+                    state_std=state_std if realization == "unit_covariance" else None)
+                res = lstm_network(weights).simulate({"u": u}, Ts=info["Ts"], probes=["lstm1/h_prod.y"])
+                rows.append({"realization": realization, "units": units, "scl": float(scl), "beta": float(beta),
+                             "error_norm": matlab_norm(y - res["y"]),
+                             "max_hidden": float(np.max(np.abs(res["lstm1/h_prod.y"]))),
+                             "max_hidden_expected": info["max_hidden_expected"]})
+    return rows
+
+
+def format_sweep(rows: list[dict]) -> str:
+    """The sweep as a fixed-width text table (one line per row)."""
+    lines = [f"{'realization':<16}{'units':>6}{'scl':>10}{'beta':>8}{'norm(y-z)':>14}{'max|h|':>12}"]
+    for r in rows:
+        lines.append(f"{r['realization']:<16}{r['units']:>6}{r['scl']:>10.0e}{r['beta']:>8g}"
+                     f"{r['error_norm']:>14.4e}{r['max_hidden']:>12.3e}")
+    return "\n".join(lines)
+
+
+def plot_sweep(rows: list[dict], path) -> None:
+    """Log-log plot of ``norm(y − z)`` against scl, one line per (realization, β); saved as PNG."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
+    styles = ["-", "--", ":", "-."]
+    groups: dict[tuple, list] = {}
+    for r in rows:
+        groups.setdefault((r["realization"], r["beta"]), []).append(r)
+    realizations = list(dict.fromkeys(k[0] for k in groups))
+    for (realization, beta), rs in groups.items():
+        rs = sorted(rs, key=lambda r: r["scl"])
+        ax.loglog([r["scl"] for r in rs], [max(r["error_norm"], 1e-300) for r in rs], marker="o",
+                  linestyle=styles[realizations.index(realization) % len(styles)],
+                  label=f"{realization}, β={beta:g}")
+    ax.set_xlabel("scl (input scaling)")
+    ax.set_ylabel("norm(y − z)")
+    ax.set_title("LSTM with computed weights vs linear system")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def plot_response(run: Approximation, path, title: str | None = None) -> None:
+    """Stairs plot of the linear output y ("true") and the LSTM output z ("net"), like the reference."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
+    for j in range(run.y.shape[1]):
+        suffix = f" y{j + 1}" if run.y.shape[1] > 1 else ""
+        ax.step(run.t, run.y[:, j], where="post", label=f"true{suffix}")
+        ax.step(run.t, run.z[:, j], where="post", linestyle="--", label=f"net{suffix}")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("output")
+    ax.set_title(title or f"Neural Network Approx: diff = {run.error_norm:.5g} "
+                 f"({run.info['realization']}, scl={run.info['scl']:g}, β={run.info['beta']:g})")
+    ax.legend(loc="upper left")
+    ax.grid(True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
