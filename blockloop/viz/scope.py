@@ -104,7 +104,7 @@ def plot_result(result, signals=None, *, ax=None, file=None, batch: int = 0, tit
     batch : int
         Which batch row to plot when the result is batched (default 0).
     title : str, optional
-        Figure title (default: ``"Ts = … s, T = … steps"``).
+        Put before the figure title ``"Ts = … s, T = … steps"`` (e.g. the diagram's name).
     dpi : int
         Resolution of raster files.
 
@@ -145,7 +145,8 @@ def plot_result(result, signals=None, *, ax=None, file=None, batch: int = 0, tit
         axis.grid(True, alpha=0.35)
     axes[-1].set_xlabel("time [s]")
     batch_note = f", batch row {batch} of {next(iter(result.signals.values())).shape[1]}" if result.batched else ""
-    fig.suptitle(title or f"Ts = {result.Ts:g} s, T = {len(result.t)} steps{batch_note}", fontsize="medium")
+    grid = f"Ts = {result.Ts:g} s, T = {len(result.t)} steps{batch_note}"
+    fig.suptitle(f"{title}: {grid}" if title else grid, fontsize="medium")
     _save(fig, file, dpi)
     return fig
 
