@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -26,6 +27,9 @@ def register(sub) -> None:
     p.add_argument("--against", choices=("torch", "bdsim"), default="torch",
                    help="torch: compare with nn.LSTM (default); bdsim: also run the exported diagram in bdsim 1.4 "
                         "(float64, one run per batch row, tolerance 1e-12) and time it")
+    p.add_argument("--plot", metavar="FILE.png",
+                   help="save the comparison plot of y: diagram float64 against torch float32 (the reference's "
+                        "setup) and torch float64, with a |difference| panel (.png/.svg/.pdf)")
     p.set_defaults(run=run)
 
 
@@ -33,12 +37,15 @@ def run(args) -> int:
     from ..diagrams import NetworkWeights
     from ..interop.torch import crosscheck
 
+    _check_plot_path(args.plot)
     weights = NetworkWeights.random(args.ni, args.nn, args.no, n_layers=args.layers, seed=args.seed)
     shape = (args.steps, args.ni) if args.batch is None else (args.steps, args.batch, args.ni)
     # MATLAB's randn stream cannot be reproduced; the input is numpy's seeded normal.
     u = np.random.default_rng(args.seed).standard_normal(shape)
     report = crosscheck(weights, u, Ts=args.ts, per_gate=args.per_gate)
     bdsim_check = _against_bdsim(report, weights, u, args.ts) if args.against == "bdsim" else None
+    if args.plot is not None:
+        plot_crosscheck(report, args.plot)
     if args.json:
         out = report.as_dict()
         if bdsim_check is not None:
@@ -50,7 +57,34 @@ def run(args) -> int:
             c = bdsim_check
             print(f"bdsim: {c.runs} run(s) of {len(c.bdsim.t)} steps in {c.run_seconds:.3f} s "
                   f"({c.us_per_step:.0f} µs/step), building and compiling {c.build_seconds:.3f} s")
+        if args.plot is not None:
+            print(f"wrote {args.plot}")
     return 0 if report.ok else 1
+
+
+def _check_plot_path(path) -> None:
+    from ..errors import ParameterError
+    from .simulate import PLOT_SUFFIXES
+
+    if path is not None and Path(path).suffix.lower() not in PLOT_SUFFIXES:
+        raise ParameterError(f"--plot {path}: use a file name ending in {', '.join(PLOT_SUFFIXES)}")
+
+
+def plot_crosscheck(report, path):
+    """Save y of the diagram (float64) against torch float32 and float64, with both difference traces.
+
+    Batched runs show batch row 0. Returns the matplotlib Figure.
+    """
+    from ..viz.scope import plot_comparison
+
+    runs = report.results
+    s = report.shapes
+    nn = s["nn"][0] if len(set(s["nn"])) == 1 else s["nn"]
+    batch = f", batch row 0 of {s['batch']}" if s["batch"] else ""
+    return plot_comparison(runs["diagram"]["float64"], runs["torch"]["float32"], runs["torch"]["float64"],
+                           labels=("diagram float64", "torch float32", "torch float64"), signal="y",
+                           title=f"LSTM y (Ni={s['ni']}, Nn={nn}, No={s['no']}, layers={s['layers']}{batch})",
+                           file=path)
 
 
 def _against_bdsim(report, weights, u, Ts):

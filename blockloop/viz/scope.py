@@ -234,8 +234,9 @@ def _draw_differences(ax, t, Ts, ys, labels) -> None:
         ax.text(0.5, 0.7, "identical: every difference is exactly 0", transform=ax.transAxes, ha="center",
                 bbox={"facecolor": "white", "edgecolor": "0.7"})
     what = "max over components of " if n > LEGEND_MAX else ""
-    ax.set_title(f"{what}|run − {labels[0]}|" + (" (log scale)" if log_scale else ""), loc="left",
-                 fontsize="medium")
+    gaps = log_scale and any(bool((d == 0).any()) for d in diffs)
+    scale_note = " (log scale; gaps: exactly 0)" if gaps else " (log scale)" if log_scale else ""
+    ax.set_title(f"{what}|run − {labels[0]}|{scale_note}", loc="left", fontsize="medium")
     by_run = n == 1 or n > LEGEND_MAX
     _legend(ax, [(lab, _STYLES[i % len(_STYLES)], f"C{i % 10}" if by_run else "0.2")
                  for i, lab in enumerate(labels) if i > 0])
