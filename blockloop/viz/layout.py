@@ -1,0 +1,328 @@
+"""A layered left-to-right layout (Sugiyama style) for block diagrams, in plain Python.
+
+Steps, on the flattened diagram:
+
+1. **Return paths out.** A unit delay that closes a feedback loop (a *loop delay*) is taken
+   out of the layering; it will sit flipped on a return lane below the loop, as in Simulink.
+   Other wires out of stateful blocks, and one wire of each remaining (algebraic) cycle, are
+   *back wires*; what is left is acyclic.
+2. **Layers.** Longest path from the sources; a source (a Constant, or a Gain fed only by a
+   loop delay) moves right next to the first block it feeds. Wires spanning several layers
+   get a dummy point per layer.
+3. **Order.** Barycenter sweeps (port-aware) reduce crossings; blocks of one subsystem stay
+   together; blocks fed by a loop delay are pulled down, towards the return lane.
+4. **Coordinates.** Columns from the widest block of each layer; vertical positions that line
+   up connected ports, solved per layer as an isotonic regression (minimum gaps kept).
+
+Routing of the wires and the subsystem frames is in :mod:`blockloop.viz.routing`. Units are
+abstract (about one inch each); y grows downwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+
+from .style import glyph
+
+__all__ = ["Box", "Grid", "layered_grid", "loop_delays", "box_size"]
+
+COLUMN_GAP = 0.95
+ROW_GAP = 0.32
+DUMMY_GAP = 0.14
+CAPTION = 0.14  # room for the block name written under a box
+
+
+@dataclass(frozen=True)
+class Box:
+    """A placed block (or a wire's dummy point, ``dummy=True``, of zero size).
+
+    ``x``, ``y`` are the centre; ``flipped`` boxes (loop delays) take input on the right.
+    """
+
+    name: str
+    x: float
+    y: float
+    w: float
+    h: float
+    layer: int
+    dummy: bool = False
+    flipped: bool = False
+
+    def port(self, side: str, k: int, n: int) -> tuple[float, float]:
+        """The point of port ``k`` of ``n`` on side ``"in"`` or ``"out"``."""
+        left = (side == "in") != self.flipped
+        x = self.x - self.w / 2 if left else self.x + self.w / 2
+        return x, self.y + self.h * ((k + 1) / (n + 1) - 0.5)
+
+    @property
+    def top(self) -> float:
+        return self.y - self.h / 2
+
+    @property
+    def bottom(self) -> float:
+        return self.y + self.h / 2
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Layering and coordinates of the forward (acyclic) part of a diagram.
+
+    Attributes
+    ----------
+    boxes : dict name → Box
+        Blocks and dummy points (loop delays are placed later, by the router).
+    chains : dict (src, dst, key) → list of dummy names
+        For every forward wire, the dummy points it passes, left to right.
+    back : list of (src, dst, key)
+        Wires drawn as return paths (out of loop delays, into them, or closing algebraic cycles).
+    delays : tuple of str
+        The loop delays.
+    """
+
+    boxes: dict[str, Box]
+    chains: dict[tuple, list[str]]
+    back: list[tuple]
+    delays: tuple[str, ...]
+
+
+def box_size(block) -> tuple[float, float]:
+    """Width and height of a block's box, growing with its number of ports."""
+    shape = glyph(block).shape
+    n = max(len(block.inputs), len(block.outputs), 1)
+    w, h = {"box": (0.78, 0.5), "circle": (0.42, 0.42), "triangle": (0.6, 0.55), "bar": (0.1, 0.6),
+            "port": (0.6, 0.34), "delay": (0.7, 0.5)}[shape]
+    if shape == "circle":
+        return w, h
+    return w, max(h, (0.34 if shape == "bar" else 0.2) * (n + (1 if shape == "bar" else 0)))
+
+
+def loop_delays(flat: nx.MultiDiGraph) -> tuple[str, ...]:
+    """Single-input, single-output stateful blocks on a cycle of the block graph."""
+    simple = nx.DiGraph(flat)
+    on_cycle = {n for comp in nx.strongly_connected_components(simple) if len(comp) > 1 for n in comp}
+    on_cycle |= {n for n in simple if simple.has_edge(n, n)}
+    return tuple(n for n, b in flat.nodes(data="block")
+                 if n in on_cycle and b.has_state and len(b.inputs) == 1 and len(b.outputs) == 1)
+
+
+def layered_grid(flat: nx.MultiDiGraph) -> Grid:
+    """Layer, order and place the blocks of a flattened diagram (see the module notes).
+
+    Examples
+    --------
+    >>> from blockloop.diagrams import NetworkWeights, lstm_network
+    >>> from blockloop.engine import flatten
+    >>> grid = layered_grid(flatten(lstm_network(NetworkWeights.random(4, 3, 2))))
+    >>> grid.boxes["u"].layer < grid.boxes["lstm1/gates"].layer < grid.boxes["F"].layer
+    True
+    >>> grid.delays
+    ('lstm1/c_delay', 'lstm1/h_delay')
+    """
+    delays = loop_delays(flat)
+    forward, back = _split_wires(flat, set(delays))
+    layer = _layers(flat, forward, set(delays))
+    nodes, chains = _dummies(flat, forward, layer)
+    order = _order(flat, nodes, chains, layer, back, set(delays))
+    boxes = _coordinates(flat, nodes, order, chains)
+    return Grid(boxes=boxes, chains=chains, back=back, delays=delays)
+
+
+def _split_wires(flat, delays: set[str]) -> tuple[list[tuple], list[tuple]]:
+    """Forward wires (acyclic) and back wires, each as (src, dst, key)."""
+    stateful = {n for n, b in flat.nodes(data="block") if b.has_state}
+    simple = nx.DiGraph(flat)
+    on_cycle = {n for comp in nx.strongly_connected_components(simple) if len(comp) > 1 for n in comp}
+    forward, back = [], []
+    for a, b, k in flat.edges(keys=True):
+        is_back = a in delays or b in delays or (a in stateful and a in on_cycle) or a == b
+        (back if is_back else forward).append((a, b, k))
+    dag = nx.DiGraph([(a, b) for a, b, _ in forward])
+    while True:  # break algebraic cycles: one wire per cycle becomes a back wire
+        try:
+            cycle = nx.find_cycle(dag)
+        except nx.NetworkXNoCycle:
+            break
+        a, b = cycle[-1][:2]
+        dag.remove_edge(a, b)
+        moved = [w for w in forward if w[0] == a and w[1] == b]
+        forward = [w for w in forward if not (w[0] == a and w[1] == b)]
+        back += moved
+    return forward, back
+
+
+def _layers(flat, forward, delays: set[str]) -> dict[str, int]:
+    dag = nx.DiGraph()
+    dag.add_nodes_from(n for n in flat.nodes if n not in delays)
+    dag.add_edges_from((a, b) for a, b, _ in forward)
+    layer: dict[str, int] = {}
+    for n in nx.topological_sort(dag):
+        layer[n] = max((layer[p] + 1 for p in dag.predecessors(n)), default=0)
+    for n in reversed(list(nx.topological_sort(dag))):  # sources move right, next to their first user
+        succ = list(dag.successors(n))
+        if succ and not any(True for _ in dag.predecessors(n)):
+            layer[n] = min(layer[s] for s in succ) - 1
+    low = min(layer.values(), default=0)
+    return {n: v - low for n, v in layer.items()}
+
+
+def _dummies(flat, forward, layer) -> tuple[dict[str, int], dict[tuple, list[str]]]:
+    nodes = dict(layer)
+    chains = {}
+    for a, b, k in forward:
+        names = [f"~{a}~{b}~{k}~{j}" for j in range(layer[a] + 1, layer[b])]
+        for j, name in zip(range(layer[a] + 1, layer[b]), names, strict=True):
+            nodes[name] = j
+        chains[(a, b, k)] = names
+    return nodes, chains
+
+
+def _port_frac(block, side: str, port: str) -> float:
+    ports = block.inputs if side == "in" else block.outputs
+    return (ports.index(port) + 1) / (len(ports) + 1) - 0.5
+
+
+def _neighbours(flat, chains) -> tuple[dict[str, list], dict[str, list]]:
+    """For each node: [(neighbour, own port fraction, neighbour port fraction)] left and right."""
+    left: dict[str, list] = {}
+    right: dict[str, list] = {}
+    for (a, b, k), dummies in chains.items():
+        e = flat.edges[a, b, k]
+        path = [a, *dummies, b]
+        fracs = [_port_frac(flat.nodes[a]["block"], "out", e["src_port"]), *[0.0] * len(dummies),
+                 _port_frac(flat.nodes[b]["block"], "in", e["dst_port"])]
+        pts = list(zip(path, fracs, strict=True))
+        for (u, fu), (v, fv) in zip(pts, pts[1:], strict=False):
+            right.setdefault(u, []).append((v, fu, fv))
+            left.setdefault(v, []).append((u, fv, fu))
+    return left, right
+
+
+def _group_of(flat, name: str) -> str:
+    if name.startswith("~"):
+        a, b = name.split("~")[1:3]
+        sa, sb = flat.nodes[a]["subsystem"], flat.nodes[b]["subsystem"]
+        return sa if sa == sb else ""
+    return flat.nodes[name]["subsystem"]
+
+
+def _order(flat, nodes, chains, layer, back, delays) -> list[list[str]]:
+    """Crossing reduction by barycenter sweeps; returns the layers, top to bottom."""
+    rank = {n: i for i, n in enumerate(flat.nodes)}
+    n_layers = max(nodes.values(), default=-1) + 1
+    layers = [[] for _ in range(n_layers)]
+    for name in sorted(nodes, key=lambda n: rank.get(n, len(rank))):
+        layers[nodes[name]].append(name)
+    left, right = _neighbours(flat, chains)
+    pulled = {b for a, b, _ in back if a in delays} | {a for a, b, _ in back if b in delays}
+    best, best_cross = [list(x) for x in layers], _crossings(layers, right)
+    for sweep in range(8):
+        down = sweep % 2 == 0
+        seq = range(1, n_layers) if down else range(n_layers - 2, -1, -1)
+        for j in seq:
+            ref = {n: i for i, n in enumerate(layers[j - 1 if down else j + 1])}
+            size = len(ref)
+            adj = left if down else right
+            layers[j] = _sorted_layer(flat, layers[j], adj, ref, pulled, size)
+        cross = _crossings(layers, right)
+        if cross < best_cross:
+            best, best_cross = [list(x) for x in layers], cross
+    return best
+
+
+def _sorted_layer(flat, names, adj, ref, pulled, size) -> list[str]:
+    bary = {}
+    for pos, n in enumerate(names):
+        vals = [ref[v] + fv for v, _, fv in adj.get(n, ()) if v in ref]
+        if n in pulled:
+            vals.append(size + 1.0)  # towards the return lane below
+        bary[n] = float(np.mean(vals)) if vals else float(pos)
+    groups: dict[str, list[str]] = {}
+    for n in names:
+        groups.setdefault(_group_of(flat, n), []).append(n)
+    group_pos = {g: float(np.mean([bary[n] for n in ms])) for g, ms in groups.items()}
+    return sorted(names, key=lambda n: (group_pos[_group_of(flat, n)], bary[n]))
+
+
+def _crossings(layers, right) -> int:
+    total = 0
+    for j in range(len(layers) - 1):
+        pos_a = {n: i for i, n in enumerate(layers[j])}
+        pos_b = {n: i for i, n in enumerate(layers[j + 1])}
+        segs = [(pos_a[u] + fu * 0.5, pos_b[v] + fv * 0.5) for u in layers[j] for v, fu, fv in right.get(u, ())
+                if v in pos_b]
+        total += sum(1 for i, (a1, b1) in enumerate(segs) for a2, b2 in segs[i + 1:] if (a1 - a2) * (b1 - b2) < 0)
+    return total
+
+
+def _coordinates(flat, nodes, order, chains) -> dict[str, Box]:
+    size = {n: (0.0, 0.0) if n.startswith("~") else box_size(flat.nodes[n]["block"]) for n in nodes}
+    xs, x = [], 0.0
+    for j, names in enumerate(order):
+        width = max((size[n][0] for n in names), default=0.0)
+        prev = max((size[n][0] for n in order[j - 1]), default=0.0) if j else 0.0
+        x += (prev + width) / 2 + COLUMN_GAP if j else width / 2
+        xs.append(x)
+    left, right = _neighbours(flat, chains)
+    y = _stack(order, size)
+    for sweep in range(12):
+        adj = left if sweep % 2 == 0 else right
+        seq = order if sweep % 2 == 0 else order[::-1]
+        for names in seq:
+            y.update(_align(names, size, y, adj))
+    return {n: Box(n, xs[nodes[n]], y[n], size[n][0], size[n][1], nodes[n], dummy=n.startswith("~"))
+            for n in nodes}
+
+
+def _gap(size, a: str, b: str) -> float:
+    """Least distance between the centres of ``a`` and ``b`` stacked below it (captions included)."""
+    gap = ROW_GAP if not (a.startswith("~") or b.startswith("~")) else DUMMY_GAP
+    if not a.startswith("~"):
+        gap += CAPTION
+    return (size[a][1] + size[b][1]) / 2 + gap
+
+
+def _stack(order, size) -> dict[str, float]:
+    y = {}
+    for names in order:
+        pos = 0.0
+        for i, n in enumerate(names):
+            pos += _gap(size, names[i - 1], n) if i else 0.0
+            y[n] = pos
+    return y
+
+
+def _align(names, size, y, adj) -> dict[str, float]:
+    """Positions for one layer: as close as possible to the ports they connect to, order kept."""
+    if not names:
+        return {}
+    target = []
+    for n in names:
+        h = size[n][1]
+        vals = [y[v] + fv * size[v][1] - fu * h for v, fu, fv in adj.get(n, ()) if v in y]
+        target.append(float(np.mean(vals)) if vals else y[n])
+    offsets = np.cumsum([0.0] + [_gap(size, a, b) for a, b in zip(names, names[1:], strict=False)])
+    z = _isotonic(np.asarray(target) - offsets)
+    return {n: float(z[i] + offsets[i]) for i, n in enumerate(names)}
+
+
+def _isotonic(values: np.ndarray) -> np.ndarray:
+    """Least-squares non-decreasing fit (pool adjacent violators)."""
+    blocks: list[list[float]] = []  # [mean, count]
+    for v in values:
+        blocks.append([float(v), 1.0])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            m2, c2 = blocks.pop()
+            m1, c1 = blocks[-1]
+            blocks[-1] = [(m1 * c1 + m2 * c2) / (c1 + c2), c1 + c2]
+    return np.concatenate([np.full(int(c), m) for m, c in blocks])
+
+
+def port_index(flat, name: str, side: str, port: str) -> tuple[int, int]:
+    """``(k, n)``: ``port`` is the k-th of the block's n ports on ``side`` ("in"/"out")."""
+    block = flat.nodes[name]["block"]
+    ports = block.inputs if side == "in" else block.outputs
+    return ports.index(port), len(ports)
+
