@@ -2,14 +2,18 @@
 diagrams exactly by hand), the bdsim behaviours the exporter relies on still hold, and errors are clear."""
 
 import contextlib
+import doctest
 import io
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 bdsim = pytest.importorskip("bdsim", reason="bdsim not installed: pip install 'blockloop[bdsim]'")
 
+import blockloop.interop.bdsim as bdsim_export  # noqa: E402
 from blockloop import Diagram, ParameterError, SimulationError  # noqa: E402
 from blockloop.blocks import (  # noqa: E402
     Block,
@@ -335,3 +339,15 @@ def test_cli_crosscheck_against_bdsim(capsys):
     assert main(["crosscheck", "--against", "bdsim", "--steps", "11"]) == 0
     text = capsys.readouterr().out
     assert "blockloop vs bdsim" in text and "µs/step" in text
+
+
+# -- docs and imports ------------------------------------------------------------------------
+def test_docstring_examples_run():
+    failures, tried = doctest.testmod(bdsim_export)
+    assert tried >= 3 and failures == 0
+
+
+def test_importing_the_exporter_does_not_import_bdsim_or_torch():
+    code = "import sys, blockloop.interop.bdsim; print('bdsim' in sys.modules, 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
