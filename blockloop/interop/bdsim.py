@@ -31,9 +31,10 @@ Other bdsim 1.4 behaviours the mapping works around: PROD on two vectors is a do
 gains are FUNCTION blocks; FUNCTION counts its function's parameters, so ``np.tanh`` (a ufunc)
 is rejected and n-ary functions declare n positional parameters; a ZOH of size 1 outputs a
 Python float, not a 1-element array, so FUNCTION blocks coerce their inputs with
-``np.atleast_1d`` and blocks fed by size-1 signals avoid GAIN with a matrix and INDEX; the WATCH block fails at run time in 1.4 (it logs the
-source block instead of its port), so signals are logged through ``run(watch=...)``; every
-``Clock`` is kept in a module-level list by bdsim, from which the export removes its own.
+``np.atleast_1d`` and blocks fed by size-1 signals avoid GAIN with a matrix and INDEX; the
+WATCH block fails at run time in 1.4 (it logs the source block instead of its port), so
+signals are logged through ``run(watch=...)``; every ``Clock`` is kept in a module-level list
+by bdsim, from which the export removes its own.
 
 bdsim has no batch axis: a batch of B sequences is simulated as B separate bdsim runs.
 bdsim always computes in float64.
