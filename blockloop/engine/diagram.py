@@ -186,6 +186,26 @@ class Diagram:
         return (f"<Diagram {self.name!r}: {self.graph.number_of_nodes()} blocks, "
                 f"{self.graph.number_of_edges()} wires, inputs {list(self.inputs)}, outputs {list(self.outputs)}>")
 
+    def _repr_svg_(self) -> str | None:
+        """Jupyter's picture of the diagram: Graphviz if installed, else matplotlib (loops coloured).
+
+        Returns None (Jupyter then shows ``repr``) for an empty diagram or one that cannot be
+        drawn; the reason is logged.
+        """
+        if not self.graph.number_of_nodes():
+            return None
+        import logging
+
+        from ..errors import BlockloopError
+        from ..viz.render import picture_svg
+        from ..viz.style import LSTM_LOOP_NAMES
+
+        try:
+            return picture_svg(self, names=LSTM_LOOP_NAMES)
+        except BlockloopError as exc:
+            logging.getLogger(__name__).warning("diagram '%s' cannot be drawn: %s", self.name, exc)
+            return None
+
     # -- helpers -----------------------------------------------------------------------------
     def _unknown_block(self, name: str) -> str:
         names = list(self.graph.nodes)
