@@ -52,7 +52,9 @@ class FeedbackLoop:
     blocks : tuple of str
         Leaf block paths in signal-flow order, starting at the (first) delay; each once.
     ports : tuple of str
-        ``"block.port"`` in flow order: the delay's output first, the delay's input last.
+        ``"block.port"`` in flow order: the delay's output first, the delay's input last (an
+        algebraic loop starts at an output port of its first block in insertion order), so
+        output ports sit at even positions.
     delays : tuple of str
         The stateful blocks on the loop (empty for an algebraic loop).
     family : str
@@ -72,6 +74,19 @@ class FeedbackLoop:
     scc: int
     role: str = ""
     label: str = ""
+
+    def describe(self, strip: str = "") -> str:
+        """The loop as ``"c_delay → f_c → c_sum → c_delay"``; paths lose the prefix ``strip``.
+
+        A block's output port is named (``"split.o"``) unless it is the usual ``y``.
+        """
+        steps = []
+        for port in self.ports[::2]:
+            block, name = port.rsplit(".", 1)
+            if strip and block.startswith(strip):
+                block = block[len(strip):]
+            steps.append(block if name == "y" else f"{block}.{name}")
+        return " → ".join(steps + steps[:1])
 
     @property
     def is_algebraic(self) -> bool:
@@ -272,7 +287,7 @@ def _make_loop(cycle: list[PortNode], graph: nx.DiGraph, rank, scc_of) -> Feedba
         first = min(delay_hops, key=lambda k: rank[hops[k][0][0]])
         start = (first + 1) % len(cycle)
     else:
-        start = min(range(len(cycle)), key=lambda k: (rank[cycle[k][0]], cycle[k][1] != "in", cycle[k][2]))
+        start = min(range(len(cycle)), key=lambda k: (rank[cycle[k][0]], cycle[k][1] != "out", cycle[k][2]))
     ordered = cycle[start:] + cycle[:start]
     delays = tuple(sorted({hops[k][0][0] for k in delay_hops}, key=rank.__getitem__))
     return FeedbackLoop(

@@ -123,7 +123,7 @@ def save_diagram_image(diagram, path, *, fmt: str | None = None, dpi: int = 150,
         raise ParameterError(f"image format: expected one of {', '.join(MPL_FORMATS)}, got {fmt!r} (from '{path}')")
     fig = draw_diagram(diagram, **kwargs)
     fig.savefig(path, format=fmt, dpi=dpi)
-    logger.info("wrote %s with matplotlib", path)
+    logger.debug("wrote %s with matplotlib", path)
     return path
 
 

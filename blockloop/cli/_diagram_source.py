@@ -1,0 +1,77 @@
+"""The DIAGRAM argument shared by ``blockloop loops`` and ``blockloop draw``.
+
+``lstm`` is the built-in LSTM network (random weights; the structure does not depend on
+them); anything else is a diagram file written by :func:`blockloop.io.save_diagram`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import ParameterError
+
+__all__ = ["add_diagram_arguments", "diagram_from_args", "BUILTIN"]
+
+BUILTIN = "lstm"
+_SHAPE_FLAGS = ("layers", "ni", "nn", "no")
+
+
+def add_diagram_arguments(p) -> None:
+    """Add the positional DIAGRAM and the LSTM shape options to parser ``p``."""
+    p.add_argument("diagram", metavar="DIAGRAM",
+                   help="'lstm' (the built-in LSTM network) or a diagram file (.json) written by save_diagram")
+    p.add_argument("--layers", type=int, default=None, help="lstm: stacked LSTM layers (default 1)")
+    p.add_argument("--ni", type=int, default=None, help="lstm: inputs (default 4)")
+    p.add_argument("--nn", type=int, default=None, help="lstm: units per layer (default 3)")
+    p.add_argument("--no", type=int, default=None, help="lstm: outputs (default 2)")
+
+
+def diagram_from_args(args):
+    """``(diagram, label_words)`` from the parsed DIAGRAM arguments.
+
+    ``label_words`` names loops closed by delays called ``c_delay`` and ``h_delay`` (the
+    LSTM's) "cell" and "hidden"; other delays keep their own names in the labels.
+
+    Raises
+    ------
+    ParameterError
+        LSTM shape options given with a file, a non-positive shape, or ``blockloop.io`` cannot
+        read diagram files.
+    DiagramFileError, BlockloopError
+        The file is missing or not a valid diagram file.
+    """
+    if args.diagram == BUILTIN:
+        return _builtin(args), _lstm_words()
+    given = [f"--{f}" for f in _SHAPE_FLAGS if getattr(args, f) is not None]
+    if given:
+        raise ParameterError(f"{', '.join(given)} only shape the built-in '{BUILTIN}' diagram; "
+                             f"drop them when reading the file '{args.diagram}'")
+    try:
+        from ..io import load_diagram
+    except ImportError as exc:  # pragma: no cover - blockloop.io ships with the package
+        raise ParameterError(f"cannot read diagram files here ({exc}); use the built-in '{BUILTIN}'") from None
+    path = Path(args.diagram)
+    if not path.exists():
+        raise ParameterError(f"DIAGRAM: '{args.diagram}' is neither '{BUILTIN}' nor an existing diagram file "
+                             "(.json written by blockloop.io.save_diagram)")
+    return load_diagram(path), _lstm_words()
+
+
+def _builtin(args):
+    from ..diagrams import NetworkWeights, lstm_network
+
+    shape = {"layers": 1, "ni": 4, "nn": 3, "no": 2}
+    for flag in _SHAPE_FLAGS:
+        value = getattr(args, flag)
+        if value is not None:
+            if value < 1:
+                raise ParameterError(f"--{flag}: expected a positive integer, got {value}")
+            shape[flag] = value
+    weights = NetworkWeights.random(shape["ni"], shape["nn"], shape["no"], n_layers=shape["layers"], seed=0)
+    return lstm_network(weights)
+
+
+def _lstm_words():
+    from ..viz.style import LSTM_LOOP_NAMES
+
+    return LSTM_LOOP_NAMES

@@ -1,0 +1,47 @@
+"""``blockloop draw``: a picture of a diagram (.dot, .svg, .png, .pdf) with its feedback loops coloured.
+
+.dot is always written (text). .svg/.png/.pdf use Graphviz's ``dot`` when it is installed and
+the built-in matplotlib renderer otherwise; ``--renderer`` forces one.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ._diagram_source import add_diagram_arguments, diagram_from_args
+
+__all__ = ["register", "run"]
+
+logger = logging.getLogger(__name__)
+
+
+def register(sub) -> None:
+    from ..viz.render import RENDERERS
+    from ..viz.style import HIGHLIGHTS
+
+    p = sub.add_parser("draw", help="draw a diagram to .dot/.svg/.png/.pdf with its loops highlighted",
+                       description=__doc__)
+    add_diagram_arguments(p)
+    p.add_argument("--out", "-o", required=True, metavar="FILE",
+                   help="output file; the suffix picks the format: .dot, .svg, .png or .pdf")
+    p.add_argument("--highlight", choices=HIGHLIGHTS, default="all",
+                   help="colour the inner loops, the outer loops, all (default) or none; algebraic loops "
+                        "are coloured unless 'none'")
+    p.add_argument("--renderer", choices=RENDERERS, default="auto",
+                   help="auto (default: Graphviz if installed, else matplotlib), dot or mpl")
+    p.add_argument("--no-sizes", action="store_true", help="do not write signal sizes on the wires")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..viz.dot import dot_program
+    from ..viz.render import write_picture
+
+    diagram, words = diagram_from_args(args)
+    path, used = write_picture(diagram, args.out, renderer=args.renderer, highlight=args.highlight,
+                               names=words, sizes=not args.no_sizes)
+    how = {"text": "as Graphviz DOT text", "dot": f"with Graphviz ({dot_program()})",
+           "mpl": "with matplotlib" + ("" if args.renderer == "mpl" else " (Graphviz 'dot' not found)")}[used]
+    logger.info("renderer: %s", used)
+    print(f"wrote {path} {how}")
+    return 0
