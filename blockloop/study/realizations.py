@@ -203,7 +203,8 @@ def matlab_ss(system):
         raise ParameterError(f"realization 'matlab' needs a SISO system, got {sys.noutputs} outputs × "
                              f"{sys.ninputs} inputs; use 'balanced' or 'unit_covariance'")
     tf = control.tf(sys)
-    num = np.trim_zeros(np.atleast_1d(np.asarray(tf.num[0][0], dtype=float)), "f")
+    num = np.atleast_1d(np.asarray(tf.num[0][0], dtype=float))
+    num = np.trim_zeros(np.where(np.abs(num) > 1e-13 * np.max(np.abs(num), initial=0.0), num, 0.0), "f")
     den = np.atleast_1d(np.asarray(tf.den[0][0], dtype=float))
     if num.size == 0 or not np.any(num):
         return control.ss(np.zeros((0, 0)), np.zeros((0, 1)), np.zeros((1, 0)), 0.0, sys.dt)
