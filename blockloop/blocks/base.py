@@ -55,7 +55,7 @@ def as_matrix(value: Any, what: str, shape: tuple[int | None, int | None] | None
     arr = as_float_array(value, what)
     if arr.ndim != 2:
         raise ParameterError(f"{what}: expected a matrix, got an array of shape {arr.shape}")
-    if shape is not None and any(e is not None and e != g for e, g in zip(shape, arr.shape)):
+    if shape is not None and any(e is not None and e != g for e, g in zip(shape, arr.shape, strict=True)):
         want = "(" + ", ".join("any" if e is None else str(e) for e in shape) + ")"
         raise ParameterError(f"{what}: expected shape {want}, got shape {arr.shape}")
     return arr

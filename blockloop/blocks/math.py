@@ -101,7 +101,7 @@ class Sum(Block):
     def output(self, u, x):
         signs = self.signs
         y = u[0] if signs[0] == "+" else -u[0]
-        for s, v in zip(signs[1:], u[1:]):
+        for s, v in zip(signs[1:], u[1:], strict=True):
             y = y + v if s == "+" else y - v
         return (y,)
 

@@ -57,7 +57,7 @@ class Demux(Block):
         self.inputs = ("u",)
         self.outputs = names
         edges = np.cumsum((0,) + sizes)
-        self._slices = tuple(slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]))
+        self._slices = tuple(slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True))
 
     def params(self):
         return {"sizes": list(self.sizes), "names": list(self.names)}
@@ -66,7 +66,7 @@ class Demux(Block):
         return {"u": sum(self.sizes)}
 
     def output_sizes(self, in_sizes):
-        return dict(zip(self.names, self.sizes))
+        return dict(zip(self.names, self.sizes, strict=True))
 
     def output(self, u, x):
         v = u[0]

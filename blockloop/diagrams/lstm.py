@@ -58,7 +58,7 @@ def lstm_layer(weights: LayerWeights, name: str = "lstm") -> Diagram:
     d.connect("R", "gates.u2")
     d.connect("b", "gates.u3")
     d.connect("gates", "split")
-    for gate, act in zip(GATES, ("sig_i", "sig_f", "tanh_g", "sig_o")):
+    for gate, act in zip(GATES, ("sig_i", "sig_f", "tanh_g", "sig_o"), strict=True):
         d.connect(f"split.{gate}", act)
     # inner (cell) loop: c → c_delay → f⊙c → c_sum → c
     d.connect("sig_f", "f_c.u1")

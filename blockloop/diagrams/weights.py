@@ -65,7 +65,8 @@ class LayerWeights:
         nn = R.shape[1]
         W = as_float_array(self.W, "W")
         if W.ndim != 2 or W.shape[0] != 4 * nn:
-            raise ParameterError(f"W: expected shape ({4 * nn}, Ni) (4·Nn × Ni with Nn = {nn} from R), got shape {W.shape}")
+            raise ParameterError(f"W: expected shape ({4 * nn}, Ni) (4·Nn × Ni with Nn = {nn} from R), "
+                                 f"got shape {W.shape}")
         fields = {
             "R": R,
             "W": W,
@@ -118,7 +119,8 @@ class NetworkWeights:
         if F.ndim == 1:
             F = F[None, :]
         if F.ndim != 2 or F.shape[1] != layers[-1].nn:
-            raise ParameterError(f"F: expected shape (No, {layers[-1].nn}) (No × Nn of the last layer), got shape {F.shape}")
+            raise ParameterError(f"F: expected shape (No, {layers[-1].nn}) (No × Nn of the last layer), "
+                                 f"got shape {F.shape}")
         object.__setattr__(self, "layers", layers)
         object.__setattr__(self, "F", F)
         if self.F_bias is not None:

@@ -134,7 +134,7 @@ class Diagram:
 
     def chain(self, *refs) -> None:
         """Connect ``refs[0] → refs[1] → …`` (each through its single input/output port)."""
-        for a, b in zip(refs[:-1], refs[1:]):
+        for a, b in zip(refs[:-1], refs[1:], strict=True):
             self.connect(a, b)
 
     # -- reading -----------------------------------------------------------------------------
@@ -235,7 +235,8 @@ class Diagram:
         ports = block.outputs if direction == "output" else block.inputs
         if ref.port not in ports:
             other = block.inputs if direction == "output" else block.outputs
-            extra = f" ('{ref.port}' is an {'input' if direction == 'output' else 'output'})" if ref.port in other else ""
+            kind = "input" if direction == "output" else "output"
+            extra = f" ('{ref.port}' is an {kind})" if ref.port in other else ""
             raise WiringError(f"block '{ref.block}' ({_type_name(block)}) has no {direction} port "
                               f"'{ref.port}'{extra}; its {direction}s are: {_listing(ports)}")
         return ref

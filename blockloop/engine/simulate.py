@@ -92,7 +92,8 @@ def _prepare_inputs(program: Program, inputs, check_finite: bool) -> dict[str, n
     for name in program.inputs:
         n = program.size(name, "y")
         if name not in inputs:
-            raise SimulationError(f"diagram input '{name}' has no data; pass inputs={{'{name}': array of shape (T, {n})}}")
+            raise SimulationError(f"diagram input '{name}' has no data; "
+                                  f"pass inputs={{'{name}': array of shape (T, {n})}}")
         arr = _as_array(inputs[name], f"input '{name}'")
         if arr.ndim == 1 and n == 1:
             arr = arr[:, None]
@@ -223,7 +224,7 @@ def _loop(T, sig, sources, states, ops, updates, log_pairs) -> None:
             sig[idx] = data[k]
         for fn, ins, outs, s in ops:
             ys = fn([sig[i] for i in ins], states[s])
-            for o, y in zip(outs, ys):
+            for o, y in zip(outs, ys):  # noqa: B905 - hot loop; lengths fixed at compile
                 sig[o] = y
         for buf, idx in log_pairs:
             buf[k] = sig[idx]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..diagrams import GATES, LayerWeights, NetworkWeights, lstm_network
+from ..diagrams import LayerWeights, NetworkWeights, lstm_network
 from ..errors import ParameterError
 
 __all__ = ["to_torch", "from_torch", "torch_forward", "crosscheck", "Comparison", "CrosscheckReport",
@@ -39,7 +39,8 @@ def to_torch(weights: NetworkWeights, dtype: str = "float64"):
     tdtype = getattr(torch, _TORCH_DTYPES[str(np.dtype(dtype))])
     sizes = {layer.nn for layer in weights.layers}
     if len(sizes) != 1:
-        raise ParameterError(f"nn.LSTM needs the same number of units in every layer, got {[l.nn for l in weights.layers]}")
+        units = [layer.nn for layer in weights.layers]
+        raise ParameterError(f"nn.LSTM needs the same number of units in every layer, got {units}")
     nn_units = sizes.pop()
     lstm = torch.nn.LSTM(weights.ni, nn_units, num_layers=len(weights.layers), batch_first=True, dtype=tdtype)
     linear = torch.nn.Linear(nn_units, weights.no, dtype=tdtype)
@@ -67,8 +68,6 @@ def from_torch(lstm, linear=None, h0=None, c0=None) -> NetworkWeights:
     """
     if getattr(lstm, "bidirectional", False) or getattr(lstm, "proj_size", 0):
         raise ParameterError("from_torch: bidirectional or projected (proj_size > 0) LSTMs have no diagram here")
-    if not getattr(lstm, "batch_first", True) and False:  # layout does not matter for weights
-        pass
 
     def arr(t):
         return t.detach().cpu().double().numpy() if hasattr(t, "detach") else np.asarray(t, dtype=np.float64)
@@ -241,7 +240,8 @@ def crosscheck(weights: NetworkWeights, u: np.ndarray, Ts: float = 0.1, per_gate
             name: _compare(probed[name], val, TOLERANCES["float64"]).as_dict() for name, val in ref.items()
         }
     u = np.asarray(u)
-    shapes = {"ni": weights.ni, "nn": [l.nn for l in weights.layers], "no": weights.no, "layers": len(weights.layers),
+    shapes = {"ni": weights.ni, "nn": [layer.nn for layer in weights.layers], "no": weights.no,
+              "layers": len(weights.layers),
               "steps": int(u.shape[0]), "batch": int(u.shape[1]) if u.ndim == 3 else None, "Ts": Ts}
     return CrosscheckReport(comparisons=comparisons, shapes=shapes,
                             results={"diagram": runs, "torch": torch_y})

@@ -71,9 +71,12 @@ def test_layer_subsystem_ports():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(W=np.ones((12, 4)), R=np.ones((12, 4)), b=np.ones(12)), "R: expected shape \\(4·Nn, Nn\\), got shape \\(12, 4\\)"),
-        (dict(W=np.ones((10, 4)), R=np.ones((12, 3)), b=np.ones(12)), "W: expected shape \\(12, Ni\\).*got shape \\(10, 4\\)"),
-        (dict(W=np.ones((12, 4)), R=np.ones((12, 3)), b=np.ones(11)), "b: expected shape \\(12,\\).*got shape \\(11,\\)"),
+        (dict(W=np.ones((12, 4)), R=np.ones((12, 4)), b=np.ones(12)),
+         "R: expected shape \\(4·Nn, Nn\\), got shape \\(12, 4\\)"),
+        (dict(W=np.ones((10, 4)), R=np.ones((12, 3)), b=np.ones(12)),
+         "W: expected shape \\(12, Ni\\).*got shape \\(10, 4\\)"),
+        (dict(W=np.ones((12, 4)), R=np.ones((12, 3)), b=np.ones(11)),
+         "b: expected shape \\(12,\\).*got shape \\(11,\\)"),
         (dict(W=np.ones((12, 4)), R=np.ones((12, 3)), b=np.ones(12), h0=np.ones(4)), "h0: expected shape \\(3,\\)"),
     ],
 )
