@@ -76,12 +76,16 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     ValueError
         The file is not an ``.npz`` archive, a member is corrupt, or it holds Python objects.
     """
+    with open(path, "rb") as fh:
+        magic = fh.read(6)
+    if magic.startswith(b"\x93NUMPY"):
+        raise ValueError("a single .npy array, not an .npz archive of named arrays")
+    if magic[:4] not in (b"PK\x03\x04", b"PK\x05\x06"):  # a zip's first entry, or an empty zip
+        raise ValueError("not an .npz archive (no zip signature at the start of the file)")
     try:
         loaded = np.load(path, allow_pickle=False)
     except (zipfile.BadZipFile, EOFError) as exc:
         raise ValueError(f"not a readable .npz archive ({exc})") from None
-    if not isinstance(loaded, np.lib.npyio.NpzFile):
-        raise ValueError("a single .npy array, not an .npz archive of named arrays")
     with loaded:
         out = {}
         for key in loaded.files:

@@ -1,6 +1,10 @@
 """Diagram files: exact round trips, reproducible bytes, and a located error for every malformed file."""
 
+import doctest
+import importlib
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,8 +30,9 @@ from blockloop.blocks import (
 from blockloop.diagrams import LayerWeights, NetworkWeights, lstm_network
 from blockloop.engine import Diagram
 from blockloop.errors import DiagramFileError, ParameterError
-from blockloop.io import arrays_path, encode_diagram, load_diagram, save_diagram
+from blockloop.io import arrays_path, decode_diagram, encode_diagram, load_diagram, save_diagram
 
+DOC = Path(__file__).resolve().parents[2] / "docs" / "diagram-format.md"
 PROBES = ["lstm1/sig_f.y", "lstm1/c_sum.y", "lstm2/h_delay.y"]
 
 
@@ -263,6 +268,11 @@ def test_npz_missing_corrupt_or_pickled(tmp_path):
     assert f"{npz}: cannot read the arrays file" in _error(p)
     npz.write_bytes(b"PK\x03\x04 this is not a zip archive")
     assert f"{npz}: corrupt arrays file" in _error(p)
+    npz.write_bytes(b"garbage that numpy would try to unpickle")
+    assert "no zip signature" in _error(p)
+    save_diagram(_network("float64"), p)
+    npz.write_bytes(npz.read_bytes()[:300])  # truncated
+    assert f"{npz}: corrupt arrays file" in _error(p)
     np.save(tmp_path / "one.npy", np.ones(3))
     npz.write_bytes((tmp_path / "one.npy").read_bytes())
     assert "not an .npz archive" in _error(p)
@@ -346,3 +356,18 @@ def test_save_rejects_what_no_file_could_rebuild(tmp_path):
     with pytest.raises(ParameterError, match="ending in .json"):
         save_diagram(Diagram("x"), tmp_path / "c.npz")
     assert not list(tmp_path.iterdir())
+
+
+# -- documentation -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["blockloop.io.diagram_file", "blockloop.io._decode", "blockloop.io._npz"])
+def test_docstring_examples(name):
+    failures, tried = doctest.testmod(importlib.import_module(name))
+    assert tried > 0 and failures == 0
+
+
+def test_format_document_example_loads():
+    example = re.search(r"```json\n(.*?)```", DOC.read_text(), re.S).group(1)
+    d = decode_diagram(json.loads(example), {"lstm1/W/K": np.zeros((12, 4))})
+    assert d.inputs == ("u",) and d.blocks["lstm1"].outputs == ("h",)
+    assert [str(a) for a, _ in d.blocks["lstm1"].wires()] == ["x.y", "W.y"]

@@ -148,3 +148,12 @@ def test_crosscheck_figure_has_both_difference_traces():
     import matplotlib.pyplot as plt
 
     plt.close(fig)  # no file given: the figure came from pyplot
+
+
+def test_docstring_examples():
+    import doctest
+
+    import blockloop.viz.scope as scope
+
+    failures, tried = doctest.testmod(scope)
+    assert tried > 0 and failures == 0
