@@ -203,6 +203,8 @@ def _bounds(boxes, routes, frames) -> tuple[float, float, float, float]:
     ys = [v for b in boxes.values() for v in (b.top, b.bottom + 0.25)]
     xs += [x for r in routes for x, _ in r.points] + [v for f in frames for v in (f.x0, f.x1)]
     ys += [y for r in routes for _, y in r.points] + [v for f in frames for v in (f.y0, f.y1)]
+    if not xs:  # an empty diagram
+        return 0.0, 0.0, 2.0, 1.0
     return min(xs) - 0.3, min(ys) - 0.3, max(xs) + 0.3, max(ys) + 0.3
 
 
