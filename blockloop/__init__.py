@@ -7,6 +7,7 @@ from .engine import Diagram, Program, Result, compile_diagram, flatten, simulate
 from .errors import (
     AlgebraicLoopError,
     BlockloopError,
+    DiagramFileError,
     NonFiniteError,
     ParameterError,
     SimulationError,
@@ -30,4 +31,5 @@ __all__ = [
     "AlgebraicLoopError",
     "SimulationError",
     "NonFiniteError",
+    "DiagramFileError",
 ]
