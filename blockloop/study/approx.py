@@ -11,7 +11,7 @@ The reference's input is MATLAB's ``randn(51, m)``, whose stream cannot be repro
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -139,7 +139,6 @@ class Approximation:
     z: np.ndarray
     error_norm: float
     torch_diff: float | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def approximate(system=None, units: str = "n+m", scl: float = 1e-3, beta: float = 100.0,

@@ -188,7 +188,7 @@ def matlab_ss(system):
     Raises
     ------
     ParameterError
-        A MIMO system, or a zero/pole count that is not proper.
+        A MIMO system, a zero transfer function, or more zeros than poles.
 
     Examples
     --------
@@ -206,9 +206,11 @@ def matlab_ss(system):
     num = np.atleast_1d(np.asarray(tf.num[0][0], dtype=float))
     num = np.trim_zeros(np.where(np.abs(num) > 1e-13 * np.max(np.abs(num), initial=0.0), num, 0.0), "f")
     den = np.atleast_1d(np.asarray(tf.den[0][0], dtype=float))
-    if num.size == 0 or not np.any(num):
-        return control.ss(np.zeros((0, 0)), np.zeros((0, 1)), np.zeros((1, 0)), 0.0, sys.dt)
-    zeros, poles = _paired(np.roots(num)), _paired(np.roots(den))
+    if num.size == 0:
+        raise ParameterError("realization 'matlab': the transfer function is zero (C·Aᵏ·B = 0 and D = 0); "
+                             "there is nothing to realize")
+    cleaned = control.tf(num, den, sys.dt)
+    zeros, poles = _paired(cleaned.zeros()), _paired(cleaned.poles())
     if zeros.size > poles.size:
         raise ParameterError(f"realization 'matlab': {zeros.size} zeros > {poles.size} poles (improper)")
     sections = _sections(zeros, poles)

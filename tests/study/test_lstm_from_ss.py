@@ -74,6 +74,8 @@ def test_matlab_ss_is_the_same_system_and_refuses_mimo():
                                    sys.C @ np.linalg.matrix_power(sys.A, k) @ sys.B, rtol=1e-9, atol=1e-12)
     with pytest.raises(ParameterError, match="needs a SISO system"):
         matlab_ss(random_stable_system(2, 2, 1))
+    with pytest.raises(ParameterError, match="transfer function is zero"):
+        matlab_ss(control.ss([[0.5]], [[0.0]], [[1.0]], 0, 0.1))
 
 
 @pytest.mark.parametrize("seed", range(4))
