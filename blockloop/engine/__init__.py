@@ -6,7 +6,7 @@ from .flatten import flatten
 from .port_graph import check_algebraic_loops, port_graph
 from .program import Program
 from .result import Result
-from .simulate import simulate
+from .simulate import RunPlan, plan_run, simulate
 
 __all__ = [
     "Diagram",
@@ -18,5 +18,7 @@ __all__ = [
     "compile_diagram",
     "Program",
     "simulate",
+    "plan_run",
+    "RunPlan",
     "Result",
 ]

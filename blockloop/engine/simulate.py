@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -11,7 +12,7 @@ from ..errors import NonFiniteError, SimulationError
 from .program import Program
 from .result import Result
 
-__all__ = ["simulate"]
+__all__ = ["simulate", "plan_run", "RunPlan"]
 
 
 def simulate(program: Program, inputs=None, *, steps: int | None = None, Ts: float = 1.0,
@@ -51,12 +52,10 @@ def simulate(program: Program, inputs=None, *, steps: int | None = None, Ts: flo
     ------
     SimulationError, NonFiniteError
     """
-    feeds = _prepare_inputs(program, inputs, check_finite)
-    x0 = _prepare_states(program, initial_states, check_finite)
-    batch = _batch_size(program, feeds, x0)
-    T = _steps(program, feeds, steps)
-    logs = _log_plan(program, probes)
-    trace = _run(program, T, batch or 1, feeds, x0, logs)
+    plan = plan_run(program, inputs, steps=steps, probes=probes, initial_states=initial_states,
+                    check_finite=check_finite)
+    batch, T = plan.batch, plan.steps
+    trace = _run(program, T, batch or 1, plan.feeds, plan.initial_states, plan.logs)
     if not batch:
         trace = {name: arr[:, 0, :] for name, arr in trace.items()}
     if check_finite:
@@ -65,6 +64,43 @@ def simulate(program: Program, inputs=None, *, steps: int | None = None, Ts: flo
     outputs = {n: trace[n] for n in program.outputs}
     probed = {n: trace[n] for n in trace if n not in outputs}
     return Result(t=t, outputs=outputs, probes=probed, Ts=float(Ts), batched=bool(batch))
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything one run needs besides the program, checked and laid out.
+
+    Attributes
+    ----------
+    feeds : dict Inport name → array (T, n) or (T, B, n), in the program's dtype
+    initial_states : dict stateful block → array (n,) or (B, n)
+    batch : int or None
+        B when anything is batched, else None.
+    steps : int
+        T.
+    logs : dict signal name → (signal index, size)
+        Diagram outputs, Probe blocks and requested probes; the index is into
+        ``program.signal_index`` values.
+    """
+
+    feeds: dict
+    initial_states: dict
+    batch: int | None
+    steps: int
+    logs: dict
+
+
+def plan_run(program: Program, inputs=None, *, steps: int | None = None, probes: Iterable[str] = (),
+             initial_states: Mapping | None = None, check_finite: bool = True) -> RunPlan:
+    """Check a run's inputs, initial states, batch size, length and probes (see :func:`simulate`).
+
+    Other engines that run a blockloop program (the bdsim exporter) use this, so every engine
+    accepts and rejects exactly the same inputs.
+    """
+    feeds = _prepare_inputs(program, inputs, check_finite)
+    x0 = _prepare_states(program, initial_states, check_finite)
+    return RunPlan(feeds=feeds, initial_states=x0, batch=_batch_size(program, feeds, x0),
+                   steps=_steps(program, feeds, steps), logs=_log_plan(program, probes))
 
 
 def _as_array(value, what: str) -> np.ndarray:

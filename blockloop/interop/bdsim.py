@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import Diagram, Program, Result, compile_diagram
-from ..engine.simulate import _batch_size, _prepare_inputs, _prepare_states, _resolve_probe, _steps
+from ..engine.simulate import plan_run
 from ..errors import ParameterError, SimulationError
 from ._bdsim_blocks import Build, make_block
 from .torch import Comparison, matlab_norm
@@ -166,16 +166,10 @@ def _check_Ts(Ts) -> float:
     return Ts
 
 
-def _log_plan(program: Program, probes) -> dict[str, tuple[str, str, int]]:
-    """Signal name → (source block, source port, size) for outputs, Probe blocks and probes."""
+def _log_plan(program: Program, logs: Mapping[str, tuple[int, int]]) -> dict[str, tuple[str, str, int]]:
+    """Signal name → (source block, source port, size), from the engine's (signal index, size) plan."""
     source = {idx: key for key, idx in program.signal_index.items()}
-    plan = {}
-    for name in program.outputs + program.probes:
-        plan[name] = (*source[program.driver_index(name, "u")], program.in_sizes[(name, "u")])
-    for ref in [probes] if isinstance(probes, str) else probes:
-        idx, size = _resolve_probe(program, ref)
-        plan[ref] = (*source[idx], size)
-    return plan
+    return {name: (*source[idx], size) for name, (idx, size) in logs.items()}
 
 
 def _runtime():
@@ -188,7 +182,7 @@ def _runtime():
                               quiet=True, toolboxes=False)
 
 
-def _build(program: Program, feeds, x0, row, T: int, Ts: float, probes) -> BdsimModel:
+def _build(program: Program, feeds, x0, row, T: int, Ts: float, logs) -> BdsimModel:
     bdsim = _bdsim()
     sim = _runtime()
     bd = sim.blockdiagram(name=program.name)
@@ -212,15 +206,15 @@ def _build(program: Program, feeds, x0, row, T: int, Ts: float, probes) -> Bdsim
         raise SimulationError(f"bdsim could not compile the export of '{program.name}'{why} "
                               "(run with logging at DEBUG level to see bdsim's own report)")
     logged = {name: (made[blk][program.blocks[blk].outputs.index(port)], size)
-              for name, (blk, port, size) in _log_plan(program, probes).items()}
+              for name, (blk, port, size) in _log_plan(program, logs).items()}
     return BdsimModel(bd=bd, sim=sim, blocks=MappingProxyType(made), logged=MappingProxyType(logged),
                       steps=T, Ts=Ts)
 
 
-def _prepare(program: Program, inputs, steps, initial_states, check_finite: bool):
-    feeds = _prepare_inputs(program, inputs, check_finite)
-    x0 = _prepare_states(program, initial_states, check_finite)
-    return feeds, x0, _batch_size(program, feeds, x0), _steps(program, feeds, steps)
+def _prepare(program: Program, inputs, steps, initial_states, check_finite: bool, probes):
+    plan = plan_run(program, inputs, steps=steps, probes=probes, initial_states=initial_states,
+                    check_finite=check_finite)
+    return plan.feeds, plan.initial_states, plan.batch, plan.steps, plan.logs
 
 
 def to_bdsim(diagram_or_program, inputs=None, *, Ts: float = 1.0, steps: int | None = None,
@@ -266,13 +260,13 @@ def to_bdsim(diagram_or_program, inputs=None, *, Ts: float = 1.0, steps: int | N
     """
     program = _as_program(diagram_or_program)
     Ts = _check_Ts(Ts)
-    feeds, x0, batch, T = _prepare(program, inputs, steps, initial_states, check_finite=True)
+    feeds, x0, batch, T, logs = _prepare(program, inputs, steps, initial_states, True, probes)
     if batch is not None and (row is None or not 0 <= row < batch):
         raise ParameterError(f"to_bdsim: the data has a batch of {batch} rows and bdsim has no batch axis; "
                              f"pass row=0…{batch - 1}, or use simulate_bdsim, which runs one bdsim simulation per row")
     if batch is None:
         row = None
-    return _build(program, feeds, x0, row, T, Ts, probes)
+    return _build(program, feeds, x0, row, T, Ts, logs)
 
 
 def simulate_bdsim(diagram_or_program, inputs=None, *, Ts: float = 1.0, steps: int | None = None,
@@ -311,12 +305,12 @@ def _simulate(program: Program, inputs, Ts, steps, initial_states, probes, check
               seconds: dict) -> Result:
     """simulate_bdsim's work; adds the time spent building and running bdsim to ``seconds``."""
     Ts = _check_Ts(Ts)
-    feeds, x0, batch, T = _prepare(program, inputs, steps, initial_states, check_finite)
+    feeds, x0, batch, T, logs = _prepare(program, inputs, steps, initial_states, check_finite, probes)
     rows = [None] if batch is None else range(batch)
     runs = []
     for row in rows:
         start = time.perf_counter()
-        model = _build(program, feeds, x0, row, T, Ts, probes)
+        model = _build(program, feeds, x0, row, T, Ts, logs)
         built = time.perf_counter()
         runs.append(model.run(check_finite=check_finite))
         seconds["build"] = seconds.get("build", 0.0) + built - start
