@@ -24,7 +24,8 @@ def register(sub) -> None:
     from ..study.realizations import REALIZATIONS
 
     p = sub.add_parser("approx", help="LSTM weights from a linear system (A, B, C, D) and the approximation error",
-                       description=__doc__.split("\n\n")[0])
+                       description="Compute LSTM weights that reproduce a discrete linear system (A, B, C, D), "
+                                   "simulate both on the same random input and report norm(y - z).")
     p.add_argument("--system", metavar="FILE", help=".npz or .json with A, B, C, D [, Ts] "
                    "(default: the reference system zpk(-4, [-9±5i, -2±50i], 5e5), ZOH at 0.01 s)")
     p.add_argument("--units", choices=("n+m", "n"), default="n+m",
