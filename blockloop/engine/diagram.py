@@ -1,7 +1,7 @@
 """The diagram container: blocks and wires in a ``networkx.MultiDiGraph`` users may read.
 
 Nodes are block names with the attribute ``block``; edges carry ``src_port`` and
-``dst_port``. A :class:`Diagram` can itself be added to another diagram as a subsystem;
+``dst_port`` (and ``order``, a counter that keeps the order wires were made in). A :class:`Diagram` can itself be added to another diagram as a subsystem;
 its :class:`~blockloop.blocks.Inport` and :class:`~blockloop.blocks.Outport` blocks are its ports.
 """
 
@@ -130,7 +130,8 @@ class Diagram:
         d_size = self._static_size(d, "input")
         if s_size is not None and d_size is not None and s_size != d_size:
             raise SizeMismatchError(f"wire '{s}' → '{d}': '{s}' has size {s_size} but '{d}' expects size {d_size}")
-        self.graph.add_edge(s.block, d.block, src_port=s.port, dst_port=d.port)
+        order = self.graph.graph["wires_made"] = self.graph.graph.get("wires_made", 0) + 1
+        self.graph.add_edge(s.block, d.block, src_port=s.port, dst_port=d.port, order=order)
 
     def chain(self, *refs) -> None:
         """Connect ``refs[0] → refs[1] → …`` (each through its single input/output port)."""
@@ -151,8 +152,8 @@ class Diagram:
 
     def wires(self) -> list[tuple[PortRef, PortRef]]:
         """All wires as ``(source, destination)`` pairs, in the order they were made."""
-        return [(PortRef(a, e["src_port"]), PortRef(b, e["dst_port"]))
-                for a, b, e in self.graph.edges(data=True)]
+        edges = sorted(self.graph.edges(data=True), key=lambda edge: edge[2]["order"])
+        return [(PortRef(a, e["src_port"]), PortRef(b, e["dst_port"])) for a, b, e in edges]
 
     def driver(self, dst: PortRef) -> PortRef | None:
         """The output port that drives input ``dst``, or None."""
