@@ -12,7 +12,7 @@ from ..errors import BlockloopError
 __all__ = ["main"]
 
 # Sub-command modules (blockloop.cli.<name>), in the order ``--help`` lists them.
-COMMANDS = ("crosscheck", "approx", "simulate")
+COMMANDS = ("crosscheck", "approx", "simulate", "reproduce", "loops", "draw")
 
 
 def build_parser() -> argparse.ArgumentParser:

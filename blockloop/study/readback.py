@@ -20,7 +20,7 @@ import numpy as np
 from ..diagrams import GATES, NetworkWeights
 from ..errors import ParameterError
 
-__all__ = ["Readback", "readback", "system_facts", "gate_changes", "format_gate_changes", "complex_list"]
+__all__ = ["Readback", "readback", "system_facts", "gate_changes", "format_gate_changes", "complex_list", "zpk_string"]
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,49 @@ def system_facts(sys) -> dict:
     return {"dcgain": float(gain) if gain.size == 1 else gain.tolist(),
             "D": np.asarray(sys.D, dtype=float).tolist(), "poles": complex_list(sys.poles()),
             "zeros": complex_list(zeros), "states": int(sys.nstates), "Ts": float(sys.dt)}
+
+
+def _factors(roots, digits: int) -> list[str]:
+    """MATLAB-style factors: (z − r) for real roots, (z² + b·z + c) for conjugate pairs."""
+    out = []
+    for re, im in complex_list(roots):
+        if im < 0:
+            continue
+        if im > 0:
+            b, c = -2 * re, re * re + im * im
+            out.append(f"(z^2 {'-' if b < 0 else '+'} {abs(b):.{digits}g}z + {c:.{digits}g})")
+        elif re == 0:
+            out.append("z")
+        else:
+            out.append(f"(z{'-' if re > 0 else '+'}{abs(re):.{digits}g})")
+    return out
+
+
+def zpk_string(sys, digits: int = 4) -> str:
+    """A SISO system's zero-pole-gain form as MATLAB's ``zpk`` prints it, on one line.
+
+    The gain is the ratio of the transfer function's leading coefficients (5 significant digits,
+    like MATLAB); factors use ``digits`` significant digits.
+
+    Examples
+    --------
+    >>> import control
+    >>> zpk_string(control.ss([[0.5]], [[1.0]], [[2.0]], 0.0, 0.1))
+    '2 / (z-0.5)'
+    """
+    import control
+
+    if sys.ninputs != 1 or sys.noutputs != 1:
+        raise ParameterError(f"zpk_string: expected a SISO system, got {sys.noutputs}×{sys.ninputs}")
+    tf = control.tf(sys)
+    num = np.trim_zeros(np.atleast_1d(np.asarray(tf.num[0][0], dtype=float)), "f")
+    den = np.atleast_1d(np.asarray(tf.den[0][0], dtype=float))
+    if num.size == 0:
+        return "0"
+    gain = num[0] / den[0]
+    top = " ".join([f"{gain:.5g}"] + _factors(np.roots(num), digits))
+    bottom = " ".join(_factors(np.roots(den), digits)) or "1"
+    return f"{top} / ({bottom})" if " " in bottom else f"{top} / {bottom}"
 
 
 def gate_changes(before: NetworkWeights, after: NetworkWeights) -> dict:

@@ -28,8 +28,8 @@ def fmt(value, digits: int = 5) -> str:
 
     Examples
     --------
-    >>> fmt(7.535113629), fmt(None), fmt(120000), fmt(3.1e-2)
-    ('7.5351', '–', '120000', '0.031')
+    >>> fmt(7.535113629), fmt(None), fmt(120000), fmt(3.1e-2), fmt([[325.49113, -78.88231]])
+    ('7.5351', '–', '120000', '0.031', '[[325.49, -78.882]]')
     """
     if value is None:
         return "–"
@@ -39,6 +39,8 @@ def fmt(value, digits: int = 5) -> str:
         return str(value)
     if isinstance(value, float):
         return f"{value:.{digits}g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(fmt(v, digits) for v in value) + "]"
     return str(value)
 
 

@@ -78,10 +78,15 @@ class ProgressBar:
     total : number of epochs
     stream : a text stream (``sys.stderr`` in the CLI); None draws nothing
     label : text before the bar (e.g. the run's name)
+    min_interval : seconds between redraws; default 0.2 on a terminal, 5 when the stream is a
+        file or pipe (where every redraw is kept)
     """
 
-    def __init__(self, total: int, stream=None, label: str = "", width: int = 30, min_interval: float = 0.2):
+    def __init__(self, total: int, stream=None, label: str = "", width: int = 30, min_interval: float | None = None):
         self.total, self.stream, self.label, self.width = int(total), stream, label, width
+        if min_interval is None:
+            tty = bool(getattr(stream, "isatty", lambda: False)())
+            min_interval = 0.2 if tty else 5.0
         self.min_interval = min_interval
         self._last = -np.inf
 
@@ -114,12 +119,10 @@ def plot_loss_curves(curves: dict, path, title: str = "Training loss (half-MSE p
     curves : {label: (E,) array of per-epoch losses}
     published : optional {label: [(epoch, loss), ...]} markers (e.g. the reference's log rows)
     """
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig = Figure(figsize=(8, 4.5))
+    ax = fig.subplots()
     for k, (label, loss) in enumerate(curves.items()):
         loss = np.asarray(loss, dtype=float)
         ax.semilogy(np.arange(1, loss.size + 1), loss, lw=0.8, color=f"C{k}", label=label)
@@ -134,4 +137,3 @@ def plot_loss_curves(curves: dict, path, title: str = "Training loss (half-MSE p
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)

@@ -87,12 +87,10 @@ def validate(weights: NetworkWeights, sys, u, scales=(1.0, 3.0), label: str = "n
 
 def plot_validation(case: ValidationCase, path, title_prefix: str = "Neural Network Approx") -> None:
     """Stairs plot of true against net output with the reference's title ``… diff = norm`` (PNG)."""
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
     for j in range(case.y_true.shape[1]):
         suffix = f" y{j + 1}" if case.y_true.shape[1] > 1 else ""
         ax.step(case.t, case.y_true[:, j], where="post", color=f"C{2 * j}", label=f"true{suffix}")
@@ -105,4 +103,3 @@ def plot_validation(case: ValidationCase, path, title_prefix: str = "Neural Netw
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)

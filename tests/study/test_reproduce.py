@@ -1,0 +1,87 @@
+"""``blockloop reproduce --quick`` end to end: report, results.json with published values, figures."""
+
+import json
+import re
+
+import pytest
+
+pytest.importorskip("torch")
+
+from blockloop.cli import main  # noqa: E402
+from blockloop.study.reproduce import QUICK_EPOCHS, RESULT_KEYS  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    out = tmp_path_factory.mktemp("study")
+    import contextlib
+    import io
+
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        status = main(["reproduce", "--quick", "--out", str(out), "--no-progress"])
+    return status, out, stdout.getvalue()
+
+
+def test_quick_run_exits_cleanly_and_prints_logs_and_summary(study):
+    status, _, text = study
+    assert status == 0
+    assert text.count("Epoch\tIteration\tTime Elapsed (hh:mm:ss)") == 2
+    assert re.search(rf"^{QUICK_EPOCHS}\t{QUICK_EPOCHS}\t00:00:\d\d\t", text, re.M)
+    assert "DC gain 7.5351 (published 7.5351)" in text
+
+
+def test_results_json_has_every_section_and_published_values(study):
+    _, out, _ = study
+    res = json.loads((out / "results.json").read_text())
+    assert set(res) == set(RESULT_KEYS)
+    assert res["config"]["epochs"] == QUICK_EPOCHS
+    assert res["system"]["dcgain"]["published"] == 7.5351
+    assert res["system"]["dcgain"]["value"] == pytest.approx(7.5351, abs=5e-5)
+    assert res["system"]["D"] == {"value": 0.0, "published": 0.0}
+    c = res["computed_weights"]
+    assert c["F"]["value"][0] == pytest.approx(c["F"]["published"][0], abs=1e-4)  # the reference's F
+    assert c["error_norm"]["value"] < 1.0 and c["diagram_vs_torch_float64"] < 1e-10
+    assert set(c["error_norm_by_realization"]) == {"as_given", "matlab", "balanced", "unit_covariance"}
+    assert res["crosscheck"]["float64"]["ok"] is True
+    assert len(res["sweep"]["rows"]) >= 20
+    for name in ("from_computed", "from_random"):
+        run = res["training"][name]
+        assert run["epochs"] == QUICK_EPOCHS and len(run["log"]) == 2
+        assert run["initial_loss"]["published"] in (1.2e-3, 30.3)
+        assert run["last_logged_loss"]["published"] is None  # published only for 10 000 epochs
+        assert [v["scale"] for v in run["validation"]] == [1.0, 3.0]
+        assert run["us_per_epoch"] > 0
+    rb = res["training"]["from_computed"]["readback"]
+    assert set(rb) >= {"dcgain", "D", "zpk", "poles", "zeros"}
+    assert res["training"]["from_computed"]["gate_changes_vs_computed"]["i"] == {"W": 0.0, "R": 0.0, "b": 0.0}
+    assert res["parameters"]["reference_example"]["counted"] == 120000
+    assert res["timing"]["matlab_s_per_run"] == 45.0
+
+
+def test_report_files_reference_existing_figures(study):
+    _, out, _ = study
+    md = (out / "report.md").read_text()
+    html = (out / "report.html").read_text()
+    figures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
+    assert len(figures) == 9  # response, sweep, loss curves, 3 networks × (u, 3u)
+    for name in figures:
+        assert (out / name).stat().st_size > 5000, name
+        assert f'src="{name}"' in html
+    for heading in ("## The linear system", "## LSTM with computed weights", "## Training as trainNetwork did it",
+                    "## Parameter count of stacked LSTM layers"):
+        assert heading in md
+    assert "7.5351" in md and "120000" in md and "<table>" in html
+
+
+def test_report_rebuilds_from_results_json(study):
+    from blockloop.study.reproduce_report import build_report
+
+    _, out, _ = study
+    rebuilt = build_report(json.loads((out / "results.json").read_text())).to_markdown()
+    assert rebuilt == (out / "report.md").read_text()
+
+
+def test_bad_arguments_give_a_clean_error(tmp_path, capsys):
+    assert main(["reproduce", "--epochs", "0", "--out", str(tmp_path / "x")]) == 2
+    assert "epochs" in capsys.readouterr().err
