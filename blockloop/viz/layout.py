@@ -7,8 +7,8 @@ Steps, on the flattened diagram:
    Other wires out of stateful blocks, and one wire of each remaining (algebraic) cycle, are
    *back wires*; what is left is acyclic.
 2. **Layers.** Longest path from the sources; a source (a Constant, or a Gain fed only by a
-   loop delay) moves right next to the first block it feeds. Wires spanning several layers
-   get a dummy point per layer.
+   loop delay) moves right next to the first block it feeds, and a sink fed only by return
+   paths goes to the last layer. Wires spanning several layers get a dummy point per layer.
 3. **Order.** Barycenter sweeps (port-aware) reduce crossings; blocks of one subsystem stay
    together; blocks fed by a loop delay are pulled down, towards the return lane.
 4. **Coordinates.** Columns from the widest block of each layer; vertical positions that line
@@ -27,12 +27,14 @@ import numpy as np
 
 from .style import glyph
 
-__all__ = ["Box", "Grid", "layered_grid", "loop_delays", "box_size"]
+__all__ = ["Box", "Grid", "layered_grid", "loop_delays", "box_size", "within", "common_subsystem", "port_index"]
 
 COLUMN_GAP = 0.95
 ROW_GAP = 0.32
 DUMMY_GAP = 0.14
 CAPTION = 0.14  # room for the block name written under a box
+LANE_GAP = 0.38  # vertical room above a return lane
+FRAME_GAP = 0.25  # room for a subsystem frame's border (and title) between blocks of different frames
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class Box:
     layer: int
     dummy: bool = False
     flipped: bool = False
+    group: str = ""  # the subsystem path it belongs to ("" at top level)
 
     def port(self, side: str, k: int, n: int) -> tuple[float, float]:
         """The point of port ``k`` of ``n`` on side ``"in"`` or ``"out"``."""
@@ -126,7 +129,8 @@ def layered_grid(flat: nx.MultiDiGraph) -> Grid:
     layer = _layers(flat, forward, set(delays))
     nodes, chains = _dummies(flat, forward, layer)
     order = _order(flat, nodes, chains, layer, back, set(delays))
-    boxes = _coordinates(flat, nodes, order, chains)
+    spacing = _Spacing(flat, nodes, _lane_reserve(flat, delays, back))
+    boxes = _coordinates(flat, nodes, order, chains, spacing)
     return Grid(boxes=boxes, chains=chains, back=back, delays=delays)
 
 
@@ -165,7 +169,12 @@ def _layers(flat, forward, delays: set[str]) -> dict[str, int]:
         if succ and not any(True for _ in dag.predecessors(n)):
             layer[n] = min(layer[s] for s in succ) - 1
     low = min(layer.values(), default=0)
-    return {n: v - low for n, v in layer.items()}
+    layer = {n: v - low for n, v in layer.items()}
+    last = max(layer.values(), default=0)
+    for n in dag:  # a sink fed only by return paths (an Outport of a delay's state) goes right
+        if not dag.in_degree(n) and not dag.out_degree(n) and flat.in_degree(n):
+            layer[n] = last
+    return layer
 
 
 def _dummies(flat, forward, layer) -> tuple[dict[str, int], dict[tuple, list[str]]]:
@@ -257,8 +266,64 @@ def _crossings(layers, right) -> int:
     return total
 
 
-def _coordinates(flat, nodes, order, chains) -> dict[str, Box]:
-    size = {n: (0.0, 0.0) if n.startswith("~") else box_size(flat.nodes[n]["block"]) for n in nodes}
+def _lane_reserve(flat, delays, back) -> dict[str, float]:
+    """Vertical room each subsystem needs under its blocks for its own return lanes."""
+    reserve: dict[str, float] = {}
+    for d in delays:
+        sub = flat.nodes[d]["subsystem"]
+        reserve[sub] = reserve.get(sub, 0.0) + box_size(flat.nodes[d]["block"])[1] + LANE_GAP + CAPTION
+    for a, b, _ in back:
+        if a not in delays and b not in delays:
+            sub = common_subsystem(flat.nodes[a]["subsystem"], flat.nodes[b]["subsystem"])
+            reserve[sub] = reserve.get(sub, 0.0) + LANE_GAP
+    return reserve
+
+
+def common_subsystem(p: str, q: str) -> str:
+    """The innermost subsystem path containing both ``p`` and ``q``."""
+    common = []
+    for x, y in zip(p.split("/"), q.split("/"), strict=False):
+        if x != y:
+            break
+        common.append(x)
+    return "/".join(common)
+
+
+def within(group: str, scope: str) -> bool:
+    """True when subsystem path ``group`` lies in ``scope`` ("" holds everything)."""
+    return not scope or group == scope or group.startswith(scope + "/")
+
+
+class _Spacing:
+    """Box sizes, groups and the least vertical distance between neighbours in a layer."""
+
+    def __init__(self, flat, nodes, reserve: dict[str, float]):
+        self.size = {n: (0.0, 0.0) if n.startswith("~") else box_size(flat.nodes[n]["block"]) for n in nodes}
+        self.group = {n: _group_of(flat, n) for n in nodes}
+        self.reserve = reserve
+
+    def gap(self, a: str, b: str) -> float:
+        """Least distance between the centres of ``a`` and ``b`` below it: captions, and the
+        return lanes of every subsystem that holds ``a`` but not ``b``."""
+        gap = ROW_GAP if not (a.startswith("~") or b.startswith("~")) else DUMMY_GAP
+        if not a.startswith("~"):
+            gap += CAPTION
+        ga, gb = self.group[a], self.group[b]
+        for scope in _scopes(ga):
+            if not within(gb, scope):  # leaving a frame: its lanes, its border
+                gap += self.reserve.get(scope, 0.0) + FRAME_GAP
+        gap += FRAME_GAP * sum(not within(ga, scope) for scope in _scopes(gb))  # entering one
+        return (self.size[a][1] + self.size[b][1]) / 2 + gap
+
+
+def _scopes(group: str) -> list[str]:
+    """``"a/b"`` → ``["a", "a/b"]``: the subsystem paths that hold a member of ``group``."""
+    parts = group.split("/") if group else []
+    return ["/".join(parts[: k + 1]) for k in range(len(parts))]
+
+
+def _coordinates(flat, nodes, order, chains, spacing: _Spacing) -> dict[str, Box]:
+    size = spacing.size
     xs, x = [], 0.0
     for j, names in enumerate(order):
         width = max((size[n][0] for n in names), default=0.0)
@@ -266,44 +331,37 @@ def _coordinates(flat, nodes, order, chains) -> dict[str, Box]:
         x += (prev + width) / 2 + COLUMN_GAP if j else width / 2
         xs.append(x)
     left, right = _neighbours(flat, chains)
-    y = _stack(order, size)
+    y = _stack(order, spacing)
     for sweep in range(12):
         adj = left if sweep % 2 == 0 else right
         seq = order if sweep % 2 == 0 else order[::-1]
         for names in seq:
-            y.update(_align(names, size, y, adj))
-    return {n: Box(n, xs[nodes[n]], y[n], size[n][0], size[n][1], nodes[n], dummy=n.startswith("~"))
-            for n in nodes}
+            y.update(_align(names, spacing, y, adj))
+    return {n: Box(n, xs[nodes[n]], y[n], size[n][0], size[n][1], nodes[n], dummy=n.startswith("~"),
+                   group=spacing.group[n]) for n in nodes}
 
 
-def _gap(size, a: str, b: str) -> float:
-    """Least distance between the centres of ``a`` and ``b`` stacked below it (captions included)."""
-    gap = ROW_GAP if not (a.startswith("~") or b.startswith("~")) else DUMMY_GAP
-    if not a.startswith("~"):
-        gap += CAPTION
-    return (size[a][1] + size[b][1]) / 2 + gap
-
-
-def _stack(order, size) -> dict[str, float]:
+def _stack(order, spacing: _Spacing) -> dict[str, float]:
     y = {}
     for names in order:
         pos = 0.0
         for i, n in enumerate(names):
-            pos += _gap(size, names[i - 1], n) if i else 0.0
+            pos += spacing.gap(names[i - 1], n) if i else 0.0
             y[n] = pos
     return y
 
 
-def _align(names, size, y, adj) -> dict[str, float]:
+def _align(names, spacing: _Spacing, y, adj) -> dict[str, float]:
     """Positions for one layer: as close as possible to the ports they connect to, order kept."""
     if not names:
         return {}
+    size = spacing.size
     target = []
     for n in names:
         h = size[n][1]
         vals = [y[v] + fv * size[v][1] - fu * h for v, fu, fv in adj.get(n, ()) if v in y]
         target.append(float(np.mean(vals)) if vals else y[n])
-    offsets = np.cumsum([0.0] + [_gap(size, a, b) for a, b in zip(names, names[1:], strict=False)])
+    offsets = np.cumsum([0.0] + [spacing.gap(a, b) for a, b in zip(names, names[1:], strict=False)])
     z = _isotonic(np.asarray(target) - offsets)
     return {n: float(z[i] + offsets[i]) for i, n in enumerate(names)}
 

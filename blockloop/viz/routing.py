@@ -16,12 +16,11 @@ import networkx as nx
 
 from ..engine.diagram import Diagram
 from ..engine.flatten import flatten
-from .layout import Box, Grid, box_size, layered_grid, port_index
+from .layout import LANE_GAP, Box, Grid, box_size, common_subsystem, layered_grid, port_index, within
 
 __all__ = ["Route", "Frame", "Layout", "layout_diagram"]
 
 STUB = 0.12
-LANE_GAP = 0.38
 CHANNEL = 0.2
 CHANNEL_STEP = 0.09
 
@@ -105,7 +104,7 @@ class _Lanes:
 
     def __init__(self, boxes: dict[str, Box]):
         self.boxes = boxes
-        self.lanes: list[tuple[float, float, float]] = []  # (x0, x1, lowest y used)
+        self.lanes: list[tuple[float, float, float, str]] = []  # (x0, x1, lowest y used, scope)
         self.channels: dict[tuple[str, str], int] = {}
 
     def channel(self, name: str, side: str, least: float = CHANNEL) -> float:
@@ -114,12 +113,14 @@ class _Lanes:
         self.channels[(name, side)] = used + 1
         return max(least, CHANNEL) + CHANNEL_STEP * used
 
-    def lane_y(self, x0: float, x1: float, half: float) -> float:
-        """Centre y of a new lane over [x0, x1] for a box of half-height ``half``."""
-        low = [b.bottom for b in self.boxes.values() if b.x + b.w / 2 >= x0 and b.x - b.w / 2 <= x1]
-        low += [y for a, b, y in self.lanes if b >= x0 and a <= x1]
+    def lane_y(self, x0: float, x1: float, half: float, scope: str) -> float:
+        """Centre y of a new lane over [x0, x1] for a box of half-height ``half``: under every
+        block and lane of subsystem ``scope`` (and its subsystems) in that span."""
+        low = [b.bottom for b in self.boxes.values()
+               if b.x + b.w / 2 >= x0 and b.x - b.w / 2 <= x1 and within(b.group, scope)]
+        low += [y for a, b, y, g in self.lanes if b >= x0 and a <= x1 and within(g, scope)]
         y = max(low, default=0.0) + LANE_GAP + half
-        self.lanes.append((x0, x1, y + half))
+        self.lanes.append((x0, x1, y + half, scope))
         return y
 
 
@@ -128,7 +129,8 @@ def _return_routes(flat, grid: Grid, boxes: dict[str, Box]) -> list[Route]:
     plans = [_plan(flat, boxes, w) for w in grid.back if w[0] not in grid.delays and w[1] not in grid.delays]
     plans += [_delay_plan(flat, boxes, d) for d in grid.delays]
     routes = []
-    for plan in sorted(plans, key=lambda p: (p["x1"] - p["x0"], p["key"])):
+    # inner subsystems first, then narrow loops first: nested loops get the upper lanes
+    for plan in sorted(plans, key=lambda p: (-p["scope"].count("/") - bool(p["scope"]), p["x1"] - p["x0"], p["key"])):
         routes += _place(flat, boxes, lanes, plan)
     return routes
 
@@ -137,7 +139,9 @@ def _plan(flat, boxes, wire) -> dict:
     a, b, _ = wire
     x0 = boxes[b].x - boxes[b].w / 2
     x1 = boxes[a].x + boxes[a].w / 2
-    return {"key": f"{a}>{b}", "x0": min(x0, x1), "x1": max(x0, x1), "wires": [wire], "delay": None}
+    scope = common_subsystem(flat.nodes[a]["subsystem"], flat.nodes[b]["subsystem"])
+    return {"key": f"{a}>{b}", "x0": min(x0, x1), "x1": max(x0, x1), "wires": [wire], "delay": None,
+            "scope": scope}
 
 
 def _delay_plan(flat, boxes, delay: str) -> dict:
@@ -146,16 +150,17 @@ def _delay_plan(flat, boxes, delay: str) -> dict:
     xs = [boxes[a].x + boxes[a].w / 2 for a, _, _ in ins if a in boxes]
     xs += [boxes[b].x - boxes[b].w / 2 for _, b, _ in outs if b in boxes]
     return {"key": delay, "x0": min(xs, default=0.0), "x1": max(xs, default=0.0), "wires": ins + outs,
-            "delay": delay}
+            "delay": delay, "scope": flat.nodes[delay]["subsystem"]}
 
 
 def _place(flat, boxes, lanes: _Lanes, plan) -> list[Route]:
     delay = plan["delay"]
     w, h = box_size(flat.nodes[delay]["block"]) if delay else (0.0, 0.0)
     least = CHANNEL + max(0.0, (w - (plan["x1"] - plan["x0"])) / 2)  # channels clear of the delay box
-    y = lanes.lane_y(plan["x0"] - least, plan["x1"] + least, h / 2)
+    y = lanes.lane_y(plan["x0"] - least, plan["x1"] + least, h / 2, plan["scope"])
     if delay:
-        boxes[delay] = Box(delay, (plan["x0"] + plan["x1"]) / 2, y, w, h, layer=-1, flipped=True)
+        boxes[delay] = Box(delay, (plan["x0"] + plan["x1"]) / 2, y, w, h, layer=-1, flipped=True,
+                           group=plan["scope"])
     return [_lane_route(flat, boxes, lanes, wire, y, least) for wire in plan["wires"]
             if wire[0] in boxes and wire[1] in boxes]
 
@@ -169,7 +174,12 @@ def _lane_route(flat, boxes, lanes: _Lanes, wire, y: float, least: float) -> Rou
     if not boxes[a].flipped:  # leave the driver to the right, drop to the lane
         xa = p[0] + lanes.channel(a, "out", least)
         pts += [(xa, p[1]), (xa, y)]
-    if not boxes[b].flipped:  # run along the lane, rise into the block from its left
+    if boxes[a].flipped and not boxes[b].flipped and q[0] > boxes[a].x:  # right of the delay: turn under it
+        under = boxes[a].bottom + 0.3  # below the caption
+        lanes.lanes.append((p[0] - STUB, q[0], under, boxes[a].group))
+        xb = q[0] - lanes.channel(b, "in", least)
+        pts += [(p[0] - STUB, p[1]), (p[0] - STUB, under), (xb, under), (xb, q[1])]
+    elif not boxes[b].flipped:  # run along the lane, rise into the block from its left
         xb = q[0] - lanes.channel(b, "in", least)
         pts += [(xb, y), (xb, q[1])]
     pts.append(q)

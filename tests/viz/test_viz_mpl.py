@@ -159,3 +159,45 @@ def test_importing_the_dot_writer_does_not_import_matplotlib():
             "print('matplotlib' in sys.modules, 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_parallel_subsystems_keep_their_loops_inside_their_frames():
+    from blockloop.diagrams import lstm_layer
+
+    w = NetworkWeights.random(2, 2, 1).layers[0]
+    d = Diagram("parallel")
+    d.add("u", Inport(2))
+    d.add("A", lstm_layer(w, "A"))
+    d.add("B", lstm_layer(w, "B"))
+    d.add("s", Sum("+-"))
+    d.add("y", Outport())
+    d.connect("u", "A.x")
+    d.connect("u", "B.x")
+    d.connect("A.h", "s.u1")
+    d.connect("B.h", "s.u2")
+    d.connect("s", "y")
+    lay = layout_diagram(d)
+    fa, fb = sorted(lay.frames, key=lambda f: f.y0)
+    assert fa.y1 < fb.y0  # stacked, not overlapping
+    for frame in (fa, fb):
+        for name in (f"{frame.path}/c_delay", f"{frame.path}/h_delay"):
+            b = lay.boxes[name]
+            assert frame.y0 < b.top and b.bottom < frame.y1
+
+
+def test_output_fed_by_a_loop_delay_goes_right():
+    d = Diagram("state_out")
+    d.add("u", Inport(1))
+    d.add("s", Sum("++"))
+    d.add("z", UnitDelay(0.0))
+    d.add("x", Outport())
+    d.add("y", Outport())
+    d.connect("u", "s.u1")
+    d.connect("z", "s.u2")
+    d.connect("s", "z")
+    d.connect("s", "y")
+    d.connect("z", "x")
+    lay = layout_diagram(d)
+    assert lay.boxes["x"].x == lay.boxes["y"].x > lay.boxes["s"].x
+    (route,) = [r for r in lay.routes if r.dst == "x"]
+    assert max(y for _, y in route.points) > lay.boxes["z"].bottom  # turns under the delay box
