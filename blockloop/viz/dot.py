@@ -22,7 +22,7 @@ from ..engine.flatten import flatten
 from ..engine.loops import feedback_loops
 from ..errors import BlockloopError, ParameterError
 from .style import ROLE_COLORS as _COLORS
-from .style import WIRE_COLOR, glyph, highlighted_wires, legend_entries, short_name, wire_sizes
+from .style import WIRE_COLOR, delay_colors, glyph, highlighted_wires, legend_entries, short_name, wire_sizes
 
 __all__ = ["to_dot", "render_dot", "dot_program", "DOT_FORMATS"]
 
@@ -93,10 +93,10 @@ def to_dot(diagram, *, highlight: str = "all", names: Mapping[str, str] | None =
     legend = legend_entries(report, highlight)
     if legend:
         lines.append(f"  label=<{_legend_html(legend)}>;")
-    lines += _cluster_lines(flat, _subsystem_tree(flat), "", 1)
-    delay_roles = _delay_roles(report, marks)
+    lines += _cluster_lines(flat, _subsystem_tree(flat), "", 1, delay_colors(report, marks))
+    closing = {d for lp in report for d in lp.delays}
     for a, b, e in flat.edges(data=True):
-        lines.append("  " + _edge_line(flat, a, b, e, marks, size_of, delay_roles))
+        lines.append("  " + _edge_line(flat, a, b, e, marks, size_of, closing))
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -119,22 +119,22 @@ def _subsystem_tree(flat) -> dict[str, list[str]]:
     return tree
 
 
-def _cluster_lines(flat, tree, path: str, depth: int) -> list[str]:
+def _cluster_lines(flat, tree, path: str, depth: int, colors: dict[str, str]) -> list[str]:
     pad = "  " * depth
     lines = []
     for name, attrs in flat.nodes(data=True):
         if attrs["subsystem"] == path:
-            lines.append(pad + _node_line(name, attrs["block"]))
+            lines.append(pad + _node_line(name, attrs["block"], colors.get(name)))
     for child in tree[path]:
         lines.append(f"{pad}subgraph {_q('cluster_' + child)} {{")
         lines.append(f'{pad}  label={_q(short_name(child))}; style="rounded,dashed"; color="#777777"; '
                      'fontcolor="#555555"; fontsize=12; labeljust=l;')
-        lines += _cluster_lines(flat, tree, child, depth + 1)
+        lines += _cluster_lines(flat, tree, child, depth + 1, colors)
         lines.append(pad + "}")
     return lines
 
 
-def _node_line(name: str, block) -> str:
+def _node_line(name: str, block, color: str | None = None) -> str:
     g = glyph(block)
     short = short_name(name)
     if g.shape == "bar":
@@ -146,7 +146,8 @@ def _node_line(name: str, block) -> str:
     else:
         label = f"label={_q(g.text or short)}"
     tooltip = _q(f"{name}: {block!r}")
-    return f"{_q(name)} [{_SHAPES[g.shape]}, fillcolor={_q(g.fill)}, {label}, tooltip={tooltip}];"
+    edge = f", color={_q(color)}, penwidth=2" if color else ""
+    return f"{_q(name)} [{_SHAPES[g.shape]}, fillcolor={_q(g.fill)}{edge}, {label}, tooltip={tooltip}];"
 
 
 def _bar_ports(block) -> tuple[str, ...]:
@@ -160,17 +161,7 @@ def _bar_html(ports, fill: str) -> str:
     return f'<table border="0" cellborder="0" cellspacing="0" cellpadding="1" bgcolor="{fill}">{cells}</table>'
 
 
-def _delay_roles(report, marks) -> dict[str, tuple[str, ...]]:
-    """Delay block → roles of the highlighted loops that it closes."""
-    roles: dict[str, set[str]] = {}
-    for (src, _, _, _), rs in marks.items():
-        for lp in report:
-            if lp.role in rs and src in lp.delays:
-                roles.setdefault(src, set()).add(lp.role)
-    return {d: tuple(sorted(r)) for d, r in roles.items()}
-
-
-def _edge_line(flat, a, b, e, marks, size_of, delay_roles) -> str:
+def _edge_line(flat, a, b, e, marks, size_of, closing: set[str]) -> str:
     attrs = []
     src_block, dst_block = flat.nodes[a]["block"], flat.nodes[b]["block"]
     size = size_of.get((a, e["src_port"]))
@@ -182,7 +173,7 @@ def _edge_line(flat, a, b, e, marks, size_of, delay_roles) -> str:
     roles = marks.get((a, e["src_port"], b, e["dst_port"]), ())
     if roles:
         attrs.append(f"color={_q(':'.join(_COLORS[r] for r in roles))}, penwidth=2")
-    if a in delay_roles and src_block.has_state:
+    if a in closing:
         attrs.append("constraint=false")  # draw the delayed wire as the loop's return path
     tail = _q(a) + (f":{_q(e['src_port'])}:e" if _is_bar_port(src_block, e["src_port"]) else ":e")
     head = _q(b) + (f":{_q(e['dst_port'])}:w" if _is_bar_port(dst_block, e["dst_port"]) else ":w")

@@ -24,6 +24,7 @@ from .style import (
     ROLE_COLORS,
     WIRE_COLOR,
     check_highlight,
+    delay_colors,
     glyph,
     highlighted_wires,
     legend_entries,
@@ -97,7 +98,7 @@ def draw_diagram(diagram, *, highlight: str = "all", names: Mapping[str, str] | 
     ax.axis("off")
     _draw_frames(ax, lay)
     _draw_routes(ax, lay, marks)
-    _draw_boxes(ax, flat, lay, _delay_colors(report, marks))
+    _draw_boxes(ax, flat, lay, delay_colors(report, marks))
     if sizes:
         _draw_sizes(ax, flat, lay, wire_sizes(flat))
     ax.text(x0 + 0.15, y0 + 0.15, title if title is not None else flat.graph.get("name", ""), fontsize=11,
@@ -169,16 +170,6 @@ def _arrowhead(ax, r: Route, color: str) -> None:
     size = 0.09
     ax.add_patch(Polygon([(xb, yb), (xb - d * size, yb - size * 0.5), (xb - d * size, yb + size * 0.5)],
                          closed=True, fc=color, ec=color, lw=0.5, zorder=4))
-
-
-def _delay_colors(report, marks) -> dict[str, str]:
-    colors = {}
-    for lp in report:
-        for d in lp.delays:
-            if any(w[0] == d and lp.role in roles for w, roles in marks.items()):
-                if colors.get(d) != ROLE_COLORS["inner"]:
-                    colors[d] = ROLE_COLORS[lp.role]
-    return colors
 
 
 def _draw_boxes(ax, flat, lay: Layout, delay_colors) -> None:

@@ -15,7 +15,7 @@ import networkx as nx
 from ..errors import BlockloopError, ParameterError
 
 __all__ = ["Glyph", "glyph", "ROLE_COLORS", "WIRE_COLOR", "HIGHLIGHTS", "highlighted_wires", "wire_sizes",
-           "Wire", "check_highlight", "LSTM_LOOP_NAMES"]
+           "Wire", "check_highlight", "LSTM_LOOP_NAMES", "delay_colors", "legend_entries", "short_name"]
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +118,17 @@ def wire_sizes(flat: nx.MultiDiGraph) -> Mapping[tuple[str, str], int]:
 def short_name(path: str) -> str:
     """The last component of a block path: ``"lstm1/c_delay"`` → ``"c_delay"``."""
     return path.rsplit("/", 1)[-1]
+
+
+def delay_colors(report, marks: dict[Wire, tuple[str, ...]]) -> dict[str, str]:
+    """Delay block → the colour of the highlighted loop it closes (inner wins over outer)."""
+    colors: dict[str, str] = {}
+    for lp in report:
+        for d in lp.delays:
+            if any(w[0] == d and lp.role in roles for w, roles in marks.items()):
+                if colors.get(d) != ROLE_COLORS["inner"]:
+                    colors[d] = ROLE_COLORS[lp.role]
+    return colors
 
 
 def legend_entries(report, highlight: str) -> list[tuple[str, str]]:
