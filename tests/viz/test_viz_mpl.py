@@ -201,3 +201,14 @@ def test_output_fed_by_a_loop_delay_goes_right():
     assert lay.boxes["x"].x == lay.boxes["y"].x > lay.boxes["s"].x
     (route,) = [r for r in lay.routes if r.dst == "x"]
     assert max(y for _, y in route.points) > lay.boxes["z"].bottom  # turns under the delay box
+
+
+@pytest.mark.parametrize("name", ["blockloop.engine.loops", "blockloop.viz.style", "blockloop.viz.layout",
+                                  "blockloop.viz.routing", "blockloop.viz.dot", "blockloop.viz.draw_mpl",
+                                  "blockloop.viz.render"])
+def test_docstring_examples_of_loops_and_viz(name):
+    import doctest
+    import importlib
+
+    failures, tried = doctest.testmod(importlib.import_module(name))
+    assert tried > 0 and failures == 0
