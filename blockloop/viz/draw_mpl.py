@@ -98,6 +98,7 @@ def draw_diagram(diagram, *, highlight: str = "all", names: Mapping[str, str] | 
     ax.axis("off")
     _draw_frames(ax, lay)
     _draw_routes(ax, lay, marks)
+    _draw_branch_points(ax, lay)
     _draw_boxes(ax, flat, lay, delay_colors(report, marks))
     if sizes:
         _draw_sizes(ax, flat, lay, wire_sizes(flat))
@@ -160,6 +161,18 @@ def _draw_routes(ax, lay: Layout, marks) -> None:
             color = WIRE_COLOR
             ax.plot(xs, ys, color=color, lw=0.9, zorder=2)
         _arrowhead(ax, r, color)
+
+
+def _draw_branch_points(ax, lay: Layout) -> None:
+    """A dot where one output port feeds several wires (Simulink's branch point)."""
+    fan: dict[tuple[str, str], list[Route]] = {}
+    for r in lay.routes:
+        fan.setdefault((r.src, r.src_port), []).append(r)
+    for routes in fan.values():
+        if len(routes) > 1:
+            x, y = routes[0].points[1]
+            if y == routes[0].points[0][1]:
+                ax.plot([x], [y], "o", ms=3.2, color=WIRE_COLOR, zorder=4)
 
 
 def _arrowhead(ax, r: Route, color: str) -> None:
