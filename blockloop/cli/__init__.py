@@ -12,11 +12,14 @@ from ..errors import BlockloopError
 __all__ = ["main"]
 
 # Sub-command modules (blockloop.cli.<name>), in the order ``--help`` lists them.
-COMMANDS = ("crosscheck", "approx", "simulate", "reproduce", "loops", "draw")
+COMMANDS = ("reproduce", "crosscheck", "approx", "loops", "draw", "simulate")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="blockloop", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="blockloop",
+        description="Discrete-time block diagrams with explicit feedback loops, checked against PyTorch "
+                    "and bdsim; and the study of how well an LSTM approximates a linear system.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
@@ -34,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     except BlockloopError as exc:
         print(f"blockloop {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

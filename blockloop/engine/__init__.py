@@ -3,6 +3,7 @@
 from .compile import compile_diagram
 from .diagram import BlockHandle, Diagram, PortRef
 from .flatten import flatten
+from .loops import FeedbackLoop, LoopReport, feedback_loops
 from .port_graph import check_algebraic_loops, port_graph
 from .program import Program
 from .result import Result
@@ -13,6 +14,9 @@ __all__ = [
     "BlockHandle",
     "PortRef",
     "flatten",
+    "feedback_loops",
+    "FeedbackLoop",
+    "LoopReport",
     "port_graph",
     "check_algebraic_loops",
     "compile_diagram",
