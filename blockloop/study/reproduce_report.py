@@ -112,8 +112,11 @@ def _training(r: Report, tr: dict) -> None:
                     f"epochs, {o['dtype']}. Wall time {fmt(run['wall_s']['value'], 3)} s "
                     f"({fmt(run['us_per_epoch'], 4)} µs/epoch); MATLAB: {fmt(run['wall_s']['published'])} s.")
         r.table(_log_table(run))
-        r.table([["quantity", "ours", "published"], _pv_row("loss at the last epoch", run["last_logged_loss"], 3),
+        last = run["last_logged_loss"]
+        ratio = last["value"] / last["published"] if last["published"] else None
+        r.table([["quantity", "ours", "published"], _pv_row("loss at the last epoch", last, 3),
                  _pv_row("RMSE at the last epoch", run["last_logged_rmse"], 3),
+                 ["last loss: ours / published", fmt(ratio, 3), "1"],
                  ["loss after the last update", fmt(run["final_loss"], 3), "–"],
                  ["lowest loss", fmt(run["min_loss"], 3), "–"]])
         if name == "from_computed":
