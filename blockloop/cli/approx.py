@@ -32,8 +32,9 @@ def register(sub) -> None:
                    help="LSTM units: n+m (states + inputs, exact D; default) or n (states only)")
     p.add_argument("--scl", type=float, default=1e-3, help="input scaling scl (default 1e-3)")
     p.add_argument("--beta", type=float, default=100.0, help="gate bias magnitude β (default 100)")
-    p.add_argument("--realization", choices=REALIZATIONS, default="as_given",
-                   help="state coordinates (default as_given; 'matlab' is the reference's ss(zpk))")
+    p.add_argument("--realization", choices=REALIZATIONS, default=None,
+                   help="state coordinates; default: 'matlab' (MATLAB's ss(zpk), as the reference) for the "
+                        "reference system, 'as_given' for --system FILE")
     p.add_argument("--state-std", type=float, default=None,
                    help="with --realization unit_covariance: target std of each state (default 1)")
     p.add_argument("--steps", type=int, default=51, help="validation steps T (default 51: t = 0…0.5 s)")
@@ -79,6 +80,8 @@ def run(args) -> int:
     from ..study.systems import load_system, reference_system, system_facts
 
     system = reference_system() if args.system is None else load_system(args.system)
+    if args.realization is None:
+        args.realization = "matlab" if args.system is None else "as_given"
     result = approximate(system, units=args.units, scl=args.scl, beta=args.beta, realization=args.realization,
                          steps=args.steps, seed=args.seed, crosscheck=args.crosscheck, state_std=args.state_std)
     facts = system_facts(system)

@@ -1,8 +1,9 @@
 """The diagram container: blocks and wires in a ``networkx.MultiDiGraph`` users may read.
 
 Nodes are block names with the attribute ``block``; edges carry ``src_port`` and
-``dst_port`` (and ``order``, a counter that keeps the order wires were made in). A :class:`Diagram` can itself be added to another diagram as a subsystem;
-its :class:`~blockloop.blocks.Inport` and :class:`~blockloop.blocks.Outport` blocks are its ports.
+``dst_port`` (and ``order``, a counter that keeps the order wires were made in). A
+:class:`Diagram` can itself be added to another diagram as a subsystem; its
+:class:`~blockloop.blocks.Inport` and :class:`~blockloop.blocks.Outport` blocks are its ports.
 """
 
 from __future__ import annotations

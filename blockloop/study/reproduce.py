@@ -118,7 +118,7 @@ def _computed_section(sys, cfg: StudyConfig, u_val, out: Path) -> tuple:
                "figure": "approx_response.png"}
     rows = sweep(sys, realizations=REALIZATIONS, seed=cfg.seed + 1, steps=u_val.shape[0])
     plot_sweep(rows, out / "sweep.png")
-    check = crosscheck(run.weights, u_val, Ts=info["Ts"])
+    check = crosscheck(run.weights, u_val, Ts=info["Ts"], tolerance_scale=None)  # |y| ≫ 1 here
     return run, section, {"rows": rows, "figure": "sweep.png"}, check.as_dict()
 
 

@@ -296,6 +296,7 @@ def train(weights: NetworkWeights, u, y, options: TrainingOptions | None = None,
                 rmse = rmse_from_loss(value, options.loss, weights.no)
                 log.append(LogRow(epoch, epoch, time.perf_counter() - start, rmse, value, lr))
                 if on_log is not None:
+                    bar.clear()
                     on_log(log[-1])
             bar.update(epoch, value)
         wall = time.perf_counter() - start

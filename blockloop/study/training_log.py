@@ -102,6 +102,13 @@ class ProgressBar:
         self.stream.write(f"\r{prefix}[{bar}] {done}/{self.total} loss {loss:.3g}")
         self.stream.flush()
 
+    def clear(self) -> None:
+        """Erase the bar's line (before other output goes to the same terminal); the next update redraws it."""
+        if self.stream is not None and self._last > -np.inf:
+            self.stream.write("\r" + " " * (len(self.label) + self.width + 40) + "\r")
+            self.stream.flush()
+            self._last = -np.inf
+
     def close(self, loss: float) -> None:
         """Draw the full bar and end the line."""
         if self.stream is not None:
