@@ -7,6 +7,8 @@ from scipy.signal import lfilter
 from blockloop import Diagram
 from blockloop.blocks import Gain, Inport, Outport, Sum, UnitDelay
 
+from zoo import accumulator, delay_line
+
 
 def test_delay_declares_no_feedthrough_and_has_state():
     z = UnitDelay([1.0, 2.0])
@@ -17,20 +19,10 @@ def test_delay_declares_no_feedthrough_and_has_state():
 
 
 def test_open_delay_shows_initial_condition_then_previous_input():
-    d = Diagram()
-    d.add("u", Inport(1)); d.add("z", UnitDelay(7.0)); d.add("y", Outport())
-    d.chain("u", "z", "y")
+    d = delay_line(7.0)
     y = d.simulate({"u": [[1.0], [2.0], [3.0], [4.0]]})["y"].ravel()
     # y[0] = x0 = 7, then y[k] = u[k-1]
     np.testing.assert_array_equal(y, [7.0, 1.0, 2.0, 3.0])
-
-
-def accumulator(x0=0.0):
-    """y[k] = u[k] + z[k], z[k+1] = y[k]  =>  y[k] = x0 + Σ_{j≤k} u[j]."""
-    d = Diagram("acc")
-    d.add("u", Inport(1)); d.add("s", Sum("++")); d.add("z", UnitDelay(x0)); d.add("y", Outport())
-    d.connect("u", "s.u1"); d.connect("z", "s.u2"); d.connect("s", "z"); d.connect("s", "y")
-    return d
 
 
 def test_accumulator_inside_a_loop_sees_input_at_k0():

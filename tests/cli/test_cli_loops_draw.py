@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from blockloop import Diagram
-from blockloop.blocks import Gain, Inport, Outport, Sum
 from blockloop.cli import main
 from blockloop.diagrams import NetworkWeights, lstm_network
 from blockloop.viz import dot as dotmod
 from blockloop.viz.dot import dot_program
+
+from zoo import algebraic_loop
 
 PNG = b"\x89PNG\r\n\x1a\n"
 # pydot's parser uses pyparsing names that newer pyparsing deprecates; not ours to fix.
@@ -60,16 +60,7 @@ def test_loops_reads_a_saved_diagram_file(capsys, tmp_path):
 
 def test_loops_of_an_algebraic_diagram_file(capsys, tmp_path):
     io = pytest.importorskip("blockloop.io")
-    d = Diagram("alg")
-    d.add("u", Inport(1))
-    d.add("s", Sum("+-"))
-    d.add("g", Gain(0.5))
-    d.add("y", Outport())
-    d.connect("u", "s.u1")
-    d.connect("s", "g")
-    d.connect("g", "s.u2")
-    d.connect("g", "y")
-    io.save_diagram(d, tmp_path / "alg.json")
+    io.save_diagram(algebraic_loop(), tmp_path / "alg.json")
     status, out, _ = run(capsys, "loops", str(tmp_path / "alg.json"))
     assert status == 0 and "algebraic (no delay)" in out and "NO delay" in out and "s → g → s" in out
 

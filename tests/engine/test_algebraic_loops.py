@@ -7,22 +7,12 @@ from blockloop import Diagram
 from blockloop.blocks import Gain, Inport, Outport, Sum, UnitDelay
 from blockloop.errors import AlgebraicLoopError
 
-
-def feedback(with_delay: bool) -> Diagram:
-    """y = u + 0.5·(loop signal); the loop closes through a gain and optionally a delay."""
-    d = Diagram("fb")
-    d.add("u", Inport(1)); d.add("s", Sum("++")); d.add("g", Gain(0.5)); d.add("y", Outport())
-    d.connect("u", "s.u1"); d.connect("s", "g"); d.connect("s", "y")
-    if with_delay:
-        d.add("z", UnitDelay(0.0)); d.chain("g", "z"); d.connect("z", "s.u2")
-    else:
-        d.connect("g", "s.u2")
-    return d
+from zoo import gain_feedback
 
 
 def test_algebraic_loop_message_walks_the_ports_and_suggests_a_delay():
     with pytest.raises(AlgebraicLoopError) as info:
-        feedback(with_delay=False).compile()
+        gain_feedback(0.5, delay=False).compile()
     msg = str(info.value)
     assert "algebraic loop through blocks" in msg
     assert "g.y → s.u2 (wire)" in msg
@@ -34,7 +24,7 @@ def test_algebraic_loop_message_walks_the_ports_and_suggests_a_delay():
 
 
 def test_delay_in_the_loop_breaks_it():
-    y = feedback(with_delay=True).simulate({"u": np.ones((4, 1))})["y"].ravel()
+    y = gain_feedback(0.5, delay=True).simulate({"u": np.ones((4, 1))})["y"].ravel()
     # y[k] = 1 + 0.5·y[k−1], y[−1] = 0  → 1, 1.5, 1.75, 1.875
     np.testing.assert_allclose(y, [1.0, 1.5, 1.75, 1.875])
 

@@ -10,8 +10,10 @@ import pytest
 
 from blockloop import AlgebraicLoopError, Diagram, ParameterError, compile_diagram, flatten
 from blockloop.blocks import Gain, Inport, Outport, Sum, UnitDelay
-from blockloop.diagrams import LayerWeights, NetworkWeights, lstm_layer, lstm_network
+from blockloop.diagrams import LayerWeights, lstm_layer
 from blockloop.engine.loops import dependency_graph, feedback_loops
+
+from zoo import accumulator, algebraic_loop, small_lstm
 
 CELL = ("lstm1/c_delay", "lstm1/f_c", "lstm1/c_sum")
 # The four hidden loops, by hand: h_delay → R → gates → split, then one per gate back to h_prod.
@@ -22,23 +24,6 @@ HIDDEN = {
     ("lstm1/h_delay", "lstm1/R", "lstm1/gates", "lstm1/split", "lstm1/tanh_g", "lstm1/i_g") + GATE_TAIL,
     ("lstm1/h_delay", "lstm1/R", "lstm1/gates", "lstm1/split", "lstm1/sig_i", "lstm1/i_g") + GATE_TAIL,
 }
-
-
-def lstm(layers: int = 1) -> Diagram:
-    return lstm_network(NetworkWeights.random(4, 3, 2, n_layers=layers, seed=0))
-
-
-def accumulator(name: str = "acc") -> Diagram:
-    d = Diagram(name)
-    d.add("u", Inport(1))
-    d.add("s", Sum("++"))
-    d.add("z", UnitDelay(0.0))
-    d.add("y", Outport())
-    d.connect("u", "s.u1")
-    d.connect("z", "s.u2")
-    d.connect("s", "z")
-    d.connect("s", "y")
-    return d
 
 
 def nested() -> Diagram:
@@ -65,21 +50,8 @@ def nested() -> Diagram:
     return top
 
 
-def algebraic() -> Diagram:
-    d = Diagram("alg")
-    d.add("u", Inport(1))
-    d.add("s", Sum("+-"))
-    d.add("g", Gain(0.5))
-    d.add("y", Outport())
-    d.connect("u", "s.u1")
-    d.connect("s", "g")
-    d.connect("g", "s.u2")
-    d.connect("g", "y")
-    return d
-
-
 def test_lstm_has_one_inner_cell_loop_and_four_outer_hidden_loops():
-    report = feedback_loops(lstm(), names={"c_delay": "cell", "h_delay": "hidden"})
+    report = feedback_loops(small_lstm(), names={"c_delay": "cell", "h_delay": "hidden"})
     assert [(f.name, f.role, f.label, len(f.loops)) for f in report.families] == [
         ("lstm1/c_delay", "inner", "inner (cell)", 1),
         ("lstm1/h_delay", "outer", "outer (hidden)", 4),
@@ -99,7 +71,7 @@ def test_lstm_has_one_inner_cell_loop_and_four_outer_hidden_loops():
 
 
 def test_default_labels_name_the_delay_and_describe_reads_the_loop():
-    report = feedback_loops(lstm())
+    report = feedback_loops(small_lstm())
     assert [f.label for f in report.families] == ["inner (c_delay)", "outer (h_delay)"]
     texts = [lp.describe(strip="lstm1/") for lp in report]
     assert texts[0] == "c_delay → f_c → c_sum → c_delay"
@@ -140,7 +112,7 @@ def test_loops_through_subsystems_use_paths_and_nest():
 
 
 def test_stacked_layers_have_separate_families_and_components():
-    report = feedback_loops(lstm(layers=2))
+    report = feedback_loops(small_lstm(layers=2))
     assert [(f.name, f.role, f.scc, len(f.loops)) for f in report.families] == [
         ("lstm1/c_delay", "inner", 0, 1), ("lstm1/h_delay", "outer", 0, 4),
         ("lstm2/c_delay", "inner", 1, 1), ("lstm2/h_delay", "outer", 1, 4),
@@ -151,7 +123,7 @@ def test_stacked_layers_have_separate_families_and_components():
 
 
 def test_algebraic_loop_is_reported_although_compile_rejects_it():
-    d = algebraic()
+    d = algebraic_loop()
     with pytest.raises(AlgebraicLoopError):
         compile_diagram(d)
     report = feedback_loops(d)
@@ -180,20 +152,20 @@ def test_a_loop_through_two_delays_belongs_to_both():
 
 def test_max_loops_caps_the_enumeration_and_says_so(caplog):
     with caplog.at_level(logging.WARNING, logger="blockloop.engine.loops"):
-        report = feedback_loops(lstm(), max_loops=2)
+        report = feedback_loops(small_lstm(), max_loops=2)
     assert report.truncated and len(report) == 2 and report.max_loops == 2
     assert "max_loops=2" in caplog.text and "incomplete" in caplog.text
-    assert not feedback_loops(lstm(), max_loops=5).truncated
+    assert not feedback_loops(small_lstm(), max_loops=5).truncated
 
 
 @pytest.mark.parametrize("bad", [0, -1, 2.5, True, "10"])
 def test_max_loops_must_be_a_positive_integer(bad):
     with pytest.raises(ParameterError, match="max_loops"):
-        feedback_loops(lstm(), max_loops=bad)
+        feedback_loops(small_lstm(), max_loops=bad)
 
 
 def test_accepts_flattened_graph_and_program_but_not_other_things():
-    d = lstm()
+    d = small_lstm()
     expected = [lp.ports for lp in feedback_loops(d)]
     assert [lp.ports for lp in feedback_loops(flatten(d))] == expected
     assert [lp.ports for lp in feedback_loops(compile_diagram(d))] == expected
@@ -203,19 +175,19 @@ def test_accepts_flattened_graph_and_program_but_not_other_things():
 
 def test_unknown_family_lists_the_families():
     with pytest.raises(KeyError, match="lstm1/c_delay"):
-        feedback_loops(lstm()).family("lstm1/x_delay")
+        feedback_loops(small_lstm()).family("lstm1/x_delay")
 
 
 def test_report_is_json_ready_and_deterministic():
-    a = feedback_loops(lstm(layers=2)).as_dict()
-    b = feedback_loops(lstm(layers=2)).as_dict()
+    a = feedback_loops(small_lstm(layers=2)).as_dict()
+    b = feedback_loops(small_lstm(layers=2)).as_dict()
     assert a == b
     assert json.loads(json.dumps(a)) == a
     assert [f["n_loops"] for f in a["families"]] == [1, 4, 1, 4]
 
 
 def test_dependency_graph_adds_delay_hops_only_through_stateful_blocks():
-    g = dependency_graph(flatten(lstm()))
+    g = dependency_graph(flatten(small_lstm()))
     kinds = {}
     for _, _, kind in g.edges(data="kind"):
         kinds[kind] = kinds.get(kind, 0) + 1

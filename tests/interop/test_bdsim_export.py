@@ -35,6 +35,8 @@ from blockloop.blocks import (  # noqa: E402
 from blockloop.diagrams import LayerWeights, NetworkWeights, lstm_network  # noqa: E402
 from blockloop.interop.bdsim import crosscheck_bdsim, simulate_bdsim, to_bdsim  # noqa: E402
 
+from zoo import accumulator  # noqa: E402
+
 RNG = np.random.default_rng(7)
 
 
@@ -92,22 +94,9 @@ def test_crosscheck_bdsim_report():
 
 
 # -- small diagrams, checked by hand -----------------------------------------------------------
-def _accumulator(x0=0.0):
-    d = Diagram("accumulator")
-    d.add("u", Inport(1))
-    d.add("s", Sum("++"))
-    d.add("z", UnitDelay(x0))
-    d.add("y", Outport())
-    d.connect("u", "s.u1")
-    d.connect("z", "s.u2")
-    d.connect("s", "z")
-    d.connect("s", "y")
-    return d
-
-
 def test_accumulator_loop_by_hand():
     u = np.array([[1.0], [2.0], [3.0], [4.0], [5.0]])
-    res = simulate_bdsim(_accumulator(), {"u": u}, Ts=0.1)
+    res = simulate_bdsim(accumulator(), {"u": u}, Ts=0.1)
     # y[k] = y[k−1] + u[k], y[−1] = 0: u[0] reaches the output at k = 0 and the state at k = 1
     assert res["y"].ravel().tolist() == [1.0, 3.0, 6.0, 10.0, 15.0]
     np.testing.assert_allclose(res.t, [0.0, 0.1, 0.2, 0.3, 0.4])
@@ -115,8 +104,8 @@ def test_accumulator_loop_by_hand():
 
 def test_accumulator_initial_condition_and_override():
     u = np.ones((3, 1))
-    assert simulate_bdsim(_accumulator(10.0), u)["y"].ravel().tolist() == [11.0, 12.0, 13.0]
-    res = simulate_bdsim(_accumulator(10.0), u, initial_states={"z": [-1.0]})
+    assert simulate_bdsim(accumulator(10.0), u)["y"].ravel().tolist() == [11.0, 12.0, 13.0]
+    res = simulate_bdsim(accumulator(10.0), u, initial_states={"z": [-1.0]})
     assert res["y"].ravel().tolist() == [0.0, 1.0, 2.0]
 
 
@@ -225,7 +214,7 @@ def test_batched_fromarray_runs_one_simulation_per_row():
 
 def test_model_runs_twice_identically_and_leaves_no_global_clock():
     before = len(bdsim.components.clocklist)
-    model = to_bdsim(_accumulator(), np.ones((4, 1)), Ts=0.5)
+    model = to_bdsim(accumulator(), np.ones((4, 1)), Ts=0.5)
     assert len(bdsim.components.clocklist) == before
     assert set(model.blocks) == {"u", "s", "z", "y"} and model.t_final == pytest.approx(1.75)
     first, second = model.run()["y"], model.run()["y"]
@@ -266,20 +255,20 @@ def test_unsupported_block_type_is_named(block):
 def test_batched_to_bdsim_needs_a_row():
     u = np.ones((3, 2, 1))
     with pytest.raises(ParameterError, match="batch of 2 rows.*row=0…1.*simulate_bdsim"):
-        to_bdsim(_accumulator(), u)
-    assert to_bdsim(_accumulator(), u, row=1).run()["y"].ravel().tolist() == [1.0, 2.0, 3.0]
+        to_bdsim(accumulator(), u)
+    assert to_bdsim(accumulator(), u, row=1).run()["y"].ravel().tolist() == [1.0, 2.0, 3.0]
 
 
 def test_bad_sample_time_and_float32_program():
     with pytest.raises(ParameterError, match="Ts: bdsim needs a finite sample time"):
-        simulate_bdsim(_accumulator(), np.ones((2, 1)), Ts=1e-7)
+        simulate_bdsim(accumulator(), np.ones((2, 1)), Ts=1e-7)
     with pytest.raises(ParameterError, match="float32; bdsim computes in float64"):
-        simulate_bdsim(_accumulator().compile(dtype="float32"), np.ones((2, 1)))
+        simulate_bdsim(accumulator().compile(dtype="float32"), np.ones((2, 1)))
 
 
 def test_input_errors_are_blockloops():
     with pytest.raises(SimulationError, match=r"input 'u': expected shape \(T, 1\)"):
-        simulate_bdsim(_accumulator(), np.ones((2, 3)))
+        simulate_bdsim(accumulator(), np.ones((2, 3)))
 
 
 # -- the bdsim 1.4 behaviours the exporter works around -----------------------------------------

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from blockloop import BlockloopError, Diagram, ParameterError, flatten
-from blockloop.blocks import Gain, Inport, Outport, Sum, UnitDelay
-from blockloop.diagrams import NetworkWeights, lstm_network
+from blockloop.blocks import Gain, Inport, Outport
 from blockloop.viz import dot as dotmod
 from blockloop.viz.dot import dot_program, render_dot, to_dot
 from blockloop.viz.style import DELAY_FILL, ROLE_COLORS, highlighted_wires
+
+from zoo import algebraic_loop, delay_line, small_lstm
 
 pydot = pytest.importorskip("pydot")
 # pydot's parser uses pyparsing names that newer pyparsing deprecates; not ours to fix.
@@ -18,10 +19,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated - use:DeprecationWa
 INNER, OUTER = ROLE_COLORS["inner"], ROLE_COLORS["outer"]
 needs_dot = pytest.mark.skipif(dot_program() is None, reason="Graphviz 'dot' is not installed "
                                "(apt-get install graphviz); the DOT text tests still run")
-
-
-def lstm(layers: int = 1) -> Diagram:
-    return lstm_network(NetworkWeights.random(4, 3, 2, n_layers=layers, seed=0))
 
 
 def parse(text: str):
@@ -43,7 +40,7 @@ def edge_key(e) -> tuple[str, str]:
 
 
 def test_lstm_dot_has_cluster_nodes_and_edges():
-    d = lstm()
+    d = small_lstm()
     flat = flatten(d)
     g = parse(to_dot(d))
     assert unq(g.get_name()) == "lstm_net"
@@ -58,7 +55,7 @@ def test_lstm_dot_has_cluster_nodes_and_edges():
 
 
 def test_delays_are_distinct_boxes():
-    cluster = parse(to_dot(lstm())).get_subgraphs()[0]
+    cluster = parse(to_dot(small_lstm())).get_subgraphs()[0]
     for name in ("lstm1/c_delay", "lstm1/h_delay"):
         attrs = nodes_of(cluster)[name].get_attributes()
         assert unq(attrs["fillcolor"]) == DELAY_FILL and "z⁻¹" in attrs["label"] and "bold" in attrs["style"]
@@ -70,7 +67,7 @@ def colours(text: str) -> dict[tuple[str, str], str]:
 
 
 def test_loop_wires_are_coloured_by_role():
-    col = colours(to_dot(lstm()))
+    col = colours(to_dot(small_lstm()))
     assert col[("lstm1/c_sum", "lstm1/c_delay")] == INNER
     assert col[("lstm1/c_delay", "lstm1/f_c")] == INNER
     assert col[("lstm1/f_c", "lstm1/c_sum")] == f"{OUTER}:{INNER}"  # on both loops
@@ -82,7 +79,7 @@ def test_loop_wires_are_coloured_by_role():
 
 @pytest.mark.parametrize("highlight, inner, outer", [("inner", 3, 0), ("outer", 0, 16), ("none", 0, 0)])
 def test_highlight_picks_roles(highlight, inner, outer):
-    col = colours(to_dot(lstm(), highlight=highlight))
+    col = colours(to_dot(small_lstm(), highlight=highlight))
     assert sum(INNER in c for c in col.values()) == inner
     assert sum(OUTER in c for c in col.values()) == outer
 
@@ -90,26 +87,26 @@ def test_highlight_picks_roles(highlight, inner, outer):
 def test_highlighted_wires_counts_by_hand():
     from blockloop.engine.loops import feedback_loops
 
-    marks = highlighted_wires(feedback_loops(lstm()), "all")
+    marks = highlighted_wires(feedback_loops(small_lstm()), "all")
     assert len(marks) == 18  # 15 outer only, 2 inner only, 1 on both
     assert marks[("lstm1/f_c", "y", "lstm1/c_sum", "u1")] == ("outer", "inner")
     with pytest.raises(ParameterError, match="highlight"):
-        highlighted_wires(feedback_loops(lstm()), "cells")
+        highlighted_wires(feedback_loops(small_lstm()), "cells")
 
 
 def test_wire_labels_give_sizes_and_demux_ports():
-    g = parse(to_dot(lstm()))
+    g = parse(to_dot(small_lstm()))
     by_key = {edge_key(e): e for e in g.get_edges()}
     assert unq(by_key[("u", "lstm1/W")].get_attributes()["label"]) == "4"
     assert unq(by_key[("lstm1/W", "lstm1/gates")].get_attributes()["label"]) == "12"
     assert unq(by_key[("F", "y")].get_attributes()["label"]) == "2"
     tails = {e.get_source() for e in g.get_edges() if "split" in e.get_source()}
     assert tails == {f'"lstm1/split":"{p}":e' for p in "ifgo"}
-    assert not any("label" in e.get_attributes() for e in parse(to_dot(lstm(), sizes=False)).get_edges())
+    assert not any("label" in e.get_attributes() for e in parse(to_dot(small_lstm(), sizes=False)).get_edges())
 
 
 def test_stacked_layers_get_one_cluster_each():
-    names = [unq(s.get_name()) for s in parse(to_dot(lstm(layers=2))).get_subgraphs()]
+    names = [unq(s.get_name()) for s in parse(to_dot(small_lstm(layers=2))).get_subgraphs()]
     assert names == ["cluster_lstm1", "cluster_lstm2"]
 
 
@@ -140,32 +137,19 @@ def test_nested_subsystems_nest_clusters_and_odd_names_are_quoted():
 
 
 def test_algebraic_loop_and_loop_free_diagrams_draw():
-    d = Diagram("alg")
-    d.add("u", Inport(1))
-    d.add("s", Sum("+-"))
-    d.add("g", Gain(0.5))
-    d.add("y", Outport())
-    d.connect("u", "s.u1")
-    d.connect("s", "g")
-    d.connect("g", "s.u2")
-    d.connect("g", "y")
-    text = to_dot(d)
+    text = to_dot(algebraic_loop())
     col = colours(text)
     assert col[("s", "g")] == col[("g", "s")] == ROLE_COLORS["algebraic"]
     assert "algebraic (no delay)" in text
     signs = {edge_key(e): unq(e.get_attributes().get("headlabel", "")) for e in parse(text).get_edges()}
     assert signs[("u", "s")] == "+" and signs[("g", "s")] == "−"
-    chain = Diagram("chain")
-    chain.add("u", Inport(1))
-    chain.add("z", UnitDelay(0.0))
-    chain.add("y", Outport())
-    chain.chain("u", "z", "y")
+    chain = delay_line()
     assert set(colours(to_dot(chain)).values()) == {""}
 
 
 def test_bad_highlight_is_rejected():
     with pytest.raises(ParameterError, match="inner, outer"):
-        to_dot(lstm(), highlight="both")
+        to_dot(small_lstm(), highlight="both")
 
 
 def test_render_without_graphviz_says_how_to_get_it(monkeypatch):
@@ -178,7 +162,7 @@ def test_render_without_graphviz_says_how_to_get_it(monkeypatch):
 
 @needs_dot
 def test_render_svg_and_png_with_graphviz():
-    text = to_dot(lstm())
+    text = to_dot(small_lstm())
     svg = render_dot(text, "svg").decode()
     assert "<svg" in svg and "lstm1/c_delay" in svg
     assert render_dot(text, "png").startswith(b"\x89PNG\r\n\x1a\n")

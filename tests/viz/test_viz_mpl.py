@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from blockloop import Diagram, ParameterError, flatten
-from blockloop.blocks import Gain, Inport, Outport, Sum, UnitDelay
+from blockloop.blocks import Inport, Outport, Sum
 from blockloop.diagrams import NetworkWeights, lstm_network
 from blockloop.viz import dot as dotmod
 from blockloop.viz.draw_mpl import diagram_svg, draw_diagram, save_diagram_image
@@ -16,12 +16,14 @@ from blockloop.viz.layout import layered_grid, loop_delays
 from blockloop.viz.render import choose_renderer, picture_svg, write_picture
 from blockloop.viz.routing import layout_diagram
 
+from zoo import accumulator, algebraic_loop, delay_line, small_lstm
+
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
 def lstm():
-    return lstm_network(NetworkWeights.random(4, 3, 2, seed=0))
+    return small_lstm()
 
 
 @pytest.fixture(scope="module")
@@ -118,26 +120,14 @@ def test_stacked_layers_get_separate_frames_in_order():
 
 
 def test_algebraic_loop_is_drawn_as_a_back_wire(tmp_path):
-    d = Diagram("alg")
-    d.add("u", Inport(1))
-    d.add("s", Sum("+-"))
-    d.add("g", Gain(0.5))
-    d.add("y", Outport())
-    d.connect("u", "s.u1")
-    d.connect("s", "g")
-    d.connect("g", "s.u2")
-    d.connect("g", "y")
+    d = algebraic_loop()
     lay = layout_diagram(d)
     assert [(r.src, r.dst) for r in lay.routes if r.back] == [("g", "s")]
     assert save_diagram_image(d, tmp_path / "alg.png").read_bytes().startswith(PNG)
 
 
 def test_feedforward_delay_stays_in_line_and_empty_diagram_draws(tmp_path):
-    d = Diagram("chain")
-    d.add("u", Inport(1))
-    d.add("z", UnitDelay(0.0))
-    d.add("y", Outport())
-    d.chain("u", "z", "y")
+    d = delay_line()
     assert loop_delays(flatten(d)) == ()
     grid = layered_grid(flatten(d))
     assert [grid.boxes[n].layer for n in ("u", "z", "y")] == [0, 1, 2] and not grid.back
@@ -186,17 +176,7 @@ def test_parallel_subsystems_keep_their_loops_inside_their_frames():
 
 
 def test_output_fed_by_a_loop_delay_goes_right():
-    d = Diagram("state_out")
-    d.add("u", Inport(1))
-    d.add("s", Sum("++"))
-    d.add("z", UnitDelay(0.0))
-    d.add("x", Outport())
-    d.add("y", Outport())
-    d.connect("u", "s.u1")
-    d.connect("z", "s.u2")
-    d.connect("s", "z")
-    d.connect("s", "y")
-    d.connect("z", "x")
+    d = accumulator(state_output=True, name="state_out")
     lay = layout_diagram(d)
     assert lay.boxes["x"].x == lay.boxes["y"].x > lay.boxes["s"].x
     (route,) = [r for r in lay.routes if r.dst == "x"]
