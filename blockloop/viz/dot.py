@@ -17,12 +17,19 @@ import subprocess
 from collections.abc import Mapping
 from html import escape
 
-from ..engine.diagram import Diagram
-from ..engine.flatten import flatten
 from ..engine.loops import feedback_loops
 from ..errors import BlockloopError, ParameterError
 from .style import ROLE_COLORS as _COLORS
-from .style import WIRE_COLOR, delay_colors, glyph, highlighted_wires, legend_entries, short_name, wire_sizes
+from .style import (
+    WIRE_COLOR,
+    delay_colors,
+    glyph,
+    graph_of,
+    highlighted_wires,
+    legend_entries,
+    short_name,
+    wire_sizes,
+)
 
 __all__ = ["to_dot", "render_dot", "dot_program", "DOT_FORMATS"]
 
@@ -81,7 +88,7 @@ def to_dot(diagram, *, highlight: str = "all", names: Mapping[str, str] | None =
     >>> text.startswith('digraph "lstm_net" {'), 'subgraph "cluster_lstm1"' in text
     (True, True)
     """
-    flat = flatten(diagram) if isinstance(diagram, Diagram) else diagram
+    flat = graph_of(diagram)
     report = feedback_loops(flat, max_loops=max_loops, names=names)
     marks = highlighted_wires(report, highlight)
     size_of = wire_sizes(flat) if sizes else {}

@@ -18,7 +18,7 @@ from pathlib import Path
 from ..engine.loops import feedback_loops
 from ..errors import ParameterError
 from .layout import Box
-from .routing import Layout, Route, graph_of, layout_diagram
+from .routing import Layout, Route, layout_diagram
 from .style import (
     DELAY_FILL,
     ROLE_COLORS,
@@ -26,6 +26,7 @@ from .style import (
     check_highlight,
     delay_colors,
     glyph,
+    graph_of,
     highlighted_wires,
     legend_entries,
     short_name,

@@ -12,11 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import networkx as nx
-
-from ..engine.diagram import Diagram
-from ..engine.flatten import flatten
 from .layout import LANE_GAP, Box, Grid, box_size, common_subsystem, layered_grid, port_index, within
+from .style import graph_of
 
 __all__ = ["Route", "Frame", "Layout", "layout_diagram"]
 
@@ -75,7 +72,7 @@ def layout_diagram(diagram) -> Layout:
     >>> c.flipped and h.flipped and c.y < h.y   # the cell lane lies inside the hidden lane
     True
     """
-    flat = flatten(diagram) if isinstance(diagram, Diagram) else diagram
+    flat = graph_of(diagram)
     grid = layered_grid(flat)
     boxes = dict(grid.boxes)
     routes = [_forward_route(flat, boxes, grid, w) for w in grid.chains]
@@ -216,8 +213,3 @@ def _bounds(boxes, routes, frames) -> tuple[float, float, float, float]:
     if not xs:  # an empty diagram
         return 0.0, 0.0, 2.0, 1.0
     return min(xs) - 0.3, min(ys) - 0.3, max(xs) + 0.3, max(ys) + 0.3
-
-
-def graph_of(diagram) -> nx.MultiDiGraph:
-    """The flattened graph of a Diagram (or the graph itself)."""
-    return flatten(diagram) if isinstance(diagram, Diagram) else diagram

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import networkx as nx
 
+from ..engine.diagram import Diagram
+from ..engine.flatten import flatten
 from ..errors import BlockloopError, ParameterError
 
 __all__ = ["Glyph", "glyph", "ROLE_COLORS", "WIRE_COLOR", "HIGHLIGHTS", "highlighted_wires", "wire_sizes",
@@ -102,6 +104,11 @@ def highlighted_wires(report, highlight: str = "all") -> dict[Wire, tuple[str, .
                 out.setdefault((src, src_port, dst, dst_port), set()).add(loop.role)
     order = ("outer", "inner", "algebraic")
     return {w: tuple(r for r in order if r in roles) for w, roles in out.items()}
+
+
+def graph_of(diagram) -> nx.MultiDiGraph:
+    """The flattened graph of a Diagram (or the graph itself, when already flattened)."""
+    return flatten(diagram) if isinstance(diagram, Diagram) else diagram
 
 
 def wire_sizes(flat: nx.MultiDiGraph) -> Mapping[tuple[str, str], int]:
