@@ -11,9 +11,6 @@ checked to agree to 1e-12 first.
 
 from __future__ import annotations
 
-import argparse
-import json
-import statistics
 import time
 
 import numpy as np
@@ -21,13 +18,11 @@ import numpy as np
 from blockloop.diagrams import NetworkWeights, lstm_network
 from blockloop.interop.bdsim import to_bdsim
 
+from _timing import parse_args, report, round_robin
+
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--steps", type=int, default=1001)
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
+    args = parse_args(__doc__, repeats=7)
 
     w = NetworkWeights.random(ni=1, nn=5, no=1, seed=0)
     u = np.random.default_rng(0).standard_normal((args.steps, 1))
@@ -42,24 +37,9 @@ def main() -> None:
     diff = runners["bdsim 1.4 export"]() - runners["blockloop diagram"]()
     norm = float(np.linalg.norm(diff, 2))
     assert norm <= 1e-12, f"bdsim and blockloop differ by {norm:.3e}"
-    samples = {name: [] for name in runners}
-    for _ in range(args.repeats):
-        for name, fn in runners.items():
-            t0 = time.perf_counter()
-            fn()
-            samples[name].append((time.perf_counter() - t0) / args.steps * 1e6)
-    med = {name: statistics.median(v) for name, v in samples.items()}
-    base = med["blockloop diagram"]
-    if args.json:
-        print(json.dumps({"us_per_step": med, "ratio_to_blockloop": {k: v / base for k, v in med.items()},
-                          "bdsim_build_ms": build_ms, "norm_difference": norm, "steps": args.steps,
-                          "repeats": args.repeats}, indent=2))
-        return
-    print(f"LSTM Ni=1 Nn=5 T={args.steps} batch 1, float64; median of {args.repeats} round-robin runs")
-    print(f"{'runner':<20}{'µs/step':>10}{'× blockloop':>14}")
-    for name, v in med.items():
-        print(f"{name:<20}{v:>10.1f}{v / base:>14.2f}")
-    print(f"bdsim build + compile: {build_ms:.1f} ms (once); outputs agree to norm {norm:.2e}")
+    med = round_robin(runners, args.repeats, args.steps)
+    report(med, args, extra={"bdsim_build_ms": build_ms, "norm_difference": norm},
+           footer=f"bdsim build + compile: {build_ms:.1f} ms (once); outputs agree to norm {norm:.2e}")
 
 
 if __name__ == "__main__":
