@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 from scipy.signal import lfilter
 
-from blockloop import AlgebraicLoopError, compile_diagram
+from blockloop import AlgebraicLoopError, Diagram, compile_diagram
+from blockloop.blocks import Inport, Outport, UnitDelay
 
-from zoo import accumulator, algebraic_loop, delay_line, gain_feedback, small_lstm
+from zoo import accumulator, algebraic_loop, delay_line, gain_feedback, small_lstm, wrapped
 
 U = np.array([[1.0], [-2.0], [0.5], [4.0], [3.0]])
 
@@ -32,6 +33,15 @@ def test_algebraic_loop_is_rejected():
 
 def test_delay_line_shifts_by_one_step():
     np.testing.assert_array_equal(delay_line(7.0).simulate({"u": U})["y"].ravel(), [7.0, *U.ravel()[:-1]])
+
+
+def test_wrapped_passes_the_subsystem_through():
+    inner = Diagram("inner")
+    inner.add("x", Inport(1)); inner.add("z", UnitDelay(3.0)); inner.add("o", Outport())
+    inner.chain("x", "z", "o")
+    top = wrapped(wrapped(inner, "mid", block="in", ports=("x", "o")), "top")
+    assert list(top.blocks) == ["u", "m", "y"] and list(top.block("m").blocks) == ["x", "in", "o"]
+    np.testing.assert_array_equal(top.simulate({"u": U})["y"].ravel(), [3.0, *U.ravel()[:-1]])
 
 
 def test_builders_return_fresh_diagrams():

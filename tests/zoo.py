@@ -15,7 +15,7 @@ from blockloop import Diagram
 from blockloop.blocks import Gain, Inport, Outport, Sum, UnitDelay
 from blockloop.diagrams import NetworkWeights, lstm_network
 
-__all__ = ["accumulator", "algebraic_loop", "delay_line", "gain_feedback", "small_lstm"]
+__all__ = ["accumulator", "algebraic_loop", "delay_line", "gain_feedback", "small_lstm", "wrapped"]
 
 
 def accumulator(x0=0.0, *, state_output: bool = False, name: str = "acc") -> Diagram:
@@ -97,6 +97,22 @@ def delay_line(x0=0.0) -> Diagram:
     d.add("z", UnitDelay(x0))
     d.add("y", Outport())
     d.chain("u", "z", "y")
+    return d
+
+
+def wrapped(subsystem: Diagram, name: str, *, block: str = "m", ports: tuple[str, str] = ("u", "y")) -> Diagram:
+    """``subsystem`` (Inport ``x``, Outport ``o``) as block ``block`` between a size-1 Inport and an Outport.
+
+    y[k] = subsystem(u)[k]: the wrapper adds no dynamics. ``ports`` names the new Inport and
+    Outport (default ``u`` and ``y``); ``name`` is the new diagram's name.
+    """
+    src, dst = ports
+    d = Diagram(name)
+    d.add(src, Inport(1))
+    d.add(block, subsystem)
+    d.add(dst, Outport())
+    d.connect(src, f"{block}.x")
+    d.connect(f"{block}.o", dst)
     return d
 
 

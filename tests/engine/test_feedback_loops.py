@@ -13,7 +13,7 @@ from blockloop.blocks import Gain, Inport, Outport, Sum, UnitDelay
 from blockloop.diagrams import LayerWeights, lstm_layer
 from blockloop.engine.loops import dependency_graph, feedback_loops
 
-from zoo import accumulator, algebraic_loop, small_lstm
+from zoo import accumulator, algebraic_loop, small_lstm, wrapped
 
 CELL = ("lstm1/c_delay", "lstm1/f_c", "lstm1/c_sum")
 # The four hidden loops, by hand: h_delay → R → gates → split, then one per gate back to h_prod.
@@ -41,13 +41,7 @@ def nested() -> Diagram:
     mid.connect("acc.y", "z")
     mid.connect("z", "s.u2")
     mid.connect("acc.y", "o")
-    top = Diagram("nested")
-    top.add("u", Inport(1))
-    top.add("m", mid)
-    top.add("y", Outport())
-    top.connect("u", "m.x")
-    top.connect("m.o", "y")
-    return top
+    return wrapped(mid, "nested")
 
 
 def test_lstm_has_one_inner_cell_loop_and_four_outer_hidden_loops():

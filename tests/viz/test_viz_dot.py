@@ -10,7 +10,7 @@ from blockloop.viz import dot as dotmod
 from blockloop.viz.dot import dot_program, render_dot, to_dot
 from blockloop.viz.style import DELAY_FILL, ROLE_COLORS, highlighted_wires
 
-from zoo import algebraic_loop, delay_line, small_lstm
+from zoo import algebraic_loop, delay_line, small_lstm, wrapped
 
 pydot = pytest.importorskip("pydot")
 # pydot's parser uses pyparsing names that newer pyparsing deprecates; not ours to fix.
@@ -116,18 +116,8 @@ def test_nested_subsystems_nest_clusters_and_odd_names_are_quoted():
     inner.add('g"\\', Gain(2.0))
     inner.add("o", Outport())
     inner.chain("x", 'g"\\', "o")
-    mid = Diagram("mid")
-    mid.add("x", Inport(1))
-    mid.add("in", inner)
-    mid.add("o", Outport())
-    mid.connect("x", "in.x")
-    mid.connect("in.o", "o")
-    top = Diagram('top "q"')
-    top.add("u", Inport(1))
-    top.add("m", mid)
-    top.add("y", Outport())
-    top.connect("u", "m.x")
-    top.connect("m.o", "y")
+    mid = wrapped(inner, "mid", block="in", ports=("x", "o"))
+    top = wrapped(mid, 'top "q"')
     g = parse(to_dot(top))
     (m,) = g.get_subgraphs()
     (mi,) = m.get_subgraphs()
