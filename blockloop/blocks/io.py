@@ -34,45 +34,36 @@ class Inport(Block):
         return {"y": self.size}
 
 
-class Outport(Block):
+class _Sink(Block):
+    """One input ``u``, no outputs, no parameters: the engine logs what arrives (see subclasses)."""
+
+    def __init__(self):
+        self.inputs = ("u",)
+        self.outputs = ()
+
+    def params(self):
+        return {}
+
+    def output_sizes(self, in_sizes):
+        return {}
+
+    def output(self, u, x):
+        return ()
+
+
+class Outport(_Sink):
     """A named output of a diagram: its input ``u`` is logged as ``result[name]``.
 
     Ports: input ``u``. Inside a subsystem it is replaced by the wire it receives.
     """
 
-    def __init__(self):
-        self.inputs = ("u",)
-        self.outputs = ()
 
-    def params(self):
-        return {}
-
-    def output_sizes(self, in_sizes):
-        return {}
-
-    def output(self, u, x):
-        return ()
-
-
-class Probe(Block):
+class Probe(_Sink):
     """A sink that logs its input under the block's name ("To Workspace").
 
     Ports: input ``u``. Unlike an Outport it is not a port of the diagram, so it may sit
     anywhere, inside subsystems too (logged as ``"sub/probe"``).
     """
-
-    def __init__(self):
-        self.inputs = ("u",)
-        self.outputs = ()
-
-    def params(self):
-        return {}
-
-    def output_sizes(self, in_sizes):
-        return {}
-
-    def output(self, u, x):
-        return ()
 
 
 class FromArray(Block):
