@@ -12,6 +12,7 @@ MODULES = [
     "blockloop.engine.compile",
     "blockloop.diagrams.weights",
     "blockloop.diagrams.lstm",
+    "blockloop.diagrams.examples",
 ]
 
 

@@ -6,8 +6,7 @@ from scipy.signal import lfilter
 
 from blockloop import Diagram
 from blockloop.blocks import Gain, Inport, Outport, Sum, UnitDelay
-
-from zoo import accumulator, delay_line
+from blockloop.diagrams.examples import accumulator, delay_line
 
 
 def test_delay_declares_no_feedthrough_and_has_state():

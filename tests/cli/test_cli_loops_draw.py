@@ -8,10 +8,9 @@ import pytest
 
 from blockloop.cli import main
 from blockloop.diagrams import NetworkWeights, lstm_network
+from blockloop.diagrams.examples import algebraic_loop
 from blockloop.viz import dot as dotmod
 from blockloop.viz.dot import dot_program
-
-from zoo import algebraic_loop
 
 PNG = b"\x89PNG\r\n\x1a\n"
 # pydot's parser uses pyparsing names that newer pyparsing deprecates; not ours to fix.

@@ -5,9 +5,8 @@ import pytest
 
 from blockloop import Diagram
 from blockloop.blocks import Gain, Inport, Outport, Sum, UnitDelay
+from blockloop.diagrams.examples import gain_feedback
 from blockloop.errors import AlgebraicLoopError
-
-from zoo import gain_feedback
 
 
 def test_algebraic_loop_message_walks_the_ports_and_suggests_a_delay():

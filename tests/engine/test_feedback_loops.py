@@ -11,9 +11,8 @@ import pytest
 from blockloop import AlgebraicLoopError, Diagram, ParameterError, compile_diagram, flatten
 from blockloop.blocks import Gain, Inport, Outport, Sum, UnitDelay
 from blockloop.diagrams import LayerWeights, lstm_layer
+from blockloop.diagrams.examples import accumulator, algebraic_loop, small_lstm, wrapped
 from blockloop.engine.loops import dependency_graph, feedback_loops
-
-from zoo import accumulator, algebraic_loop, small_lstm, wrapped
 
 CELL = ("lstm1/c_delay", "lstm1/f_c", "lstm1/c_sum")
 # The four hidden loops, by hand: h_delay → R → gates → split, then one per gate back to h_prod.

@@ -5,9 +5,8 @@ import pytest
 
 from blockloop import Diagram
 from blockloop.blocks import Constant, Gain, Inport, Outport, Sum
+from blockloop.diagrams.examples import gain_feedback
 from blockloop.errors import NonFiniteError, SimulationError, SizeMismatchError, WiringError
-
-from zoo import gain_feedback
 
 
 def small():

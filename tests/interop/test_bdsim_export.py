@@ -33,9 +33,8 @@ from blockloop.blocks import (  # noqa: E402
     UnitDelay,
 )
 from blockloop.diagrams import LayerWeights, NetworkWeights, lstm_network  # noqa: E402
+from blockloop.diagrams.examples import accumulator  # noqa: E402
 from blockloop.interop.bdsim import crosscheck_bdsim, simulate_bdsim, to_bdsim  # noqa: E402
-
-from zoo import accumulator  # noqa: E402
 
 RNG = np.random.default_rng(7)
 

@@ -6,11 +6,10 @@ import pytest
 
 from blockloop import BlockloopError, Diagram, ParameterError, flatten
 from blockloop.blocks import Gain, Inport, Outport
+from blockloop.diagrams.examples import algebraic_loop, delay_line, small_lstm, wrapped
 from blockloop.viz import dot as dotmod
 from blockloop.viz.dot import dot_program, render_dot, to_dot
 from blockloop.viz.style import DELAY_FILL, ROLE_COLORS, highlighted_wires
-
-from zoo import algebraic_loop, delay_line, small_lstm, wrapped
 
 pydot = pytest.importorskip("pydot")
 # pydot's parser uses pyparsing names that newer pyparsing deprecates; not ours to fix.

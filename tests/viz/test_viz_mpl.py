@@ -10,13 +10,12 @@ import pytest
 from blockloop import Diagram, ParameterError, flatten
 from blockloop.blocks import Inport, Outport, Sum
 from blockloop.diagrams import NetworkWeights, lstm_network
+from blockloop.diagrams.examples import accumulator, algebraic_loop, delay_line, small_lstm
 from blockloop.viz import dot as dotmod
 from blockloop.viz.draw_mpl import diagram_svg, draw_diagram, save_diagram_image
 from blockloop.viz.layout import layered_grid, loop_delays
 from blockloop.viz.render import choose_renderer, picture_svg, write_picture
 from blockloop.viz.routing import layout_diagram
-
-from zoo import accumulator, algebraic_loop, delay_line, small_lstm
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -1,19 +1,22 @@
-"""Small diagrams that several test files build: one place to construct them, fresh on every call.
+"""Small example diagrams: a running sum, first-order feedback, an algebraic loop, a delay line.
 
-Import from tests with ``from zoo import accumulator, ...``: ``tests/`` is on ``sys.path``
-(``pythonpath = ["tests"]`` in ``pyproject.toml``; with pytest's default ``prepend`` import mode
-``tests/conftest.py`` puts it there too), whether the whole suite or a single file is run.
+Each builder returns a fresh :class:`~blockloop.Diagram` and its docstring gives the difference
+equation it implements (k = 0, 1, … is the step); ``tests/diagrams/test_examples.py`` checks each
+equation against a simulation. Block names are part of the contract (``"z"`` is the delay,
+``"s"`` the sum, ``"u"``/``"y"`` the ports), so they are handy for trying probes, loop reports
+and pictures:
 
-Each builder's docstring gives the difference equation it implements (k = 0, 1, … is the step);
-``tests/test_zoo.py`` checks each equation against a simulation. Block names are part of the
-contract: tests probe ``"z.y"``, look for ``"s"`` in loop reports, and so on.
+>>> from blockloop.diagrams.examples import accumulator
+>>> accumulator().simulate({"u": [[1.0], [2.0], [3.0]]})["y"].ravel().tolist()
+[1.0, 3.0, 6.0]
 """
 
 from __future__ import annotations
 
-from blockloop import Diagram
-from blockloop.blocks import Gain, Inport, Outport, Sum, UnitDelay
-from blockloop.diagrams import NetworkWeights, lstm_network
+from ..blocks import Gain, Inport, Outport, Sum, UnitDelay
+from ..engine import Diagram
+from .lstm import lstm_network
+from .weights import NetworkWeights
 
 __all__ = ["accumulator", "algebraic_loop", "delay_line", "gain_feedback", "small_lstm", "wrapped"]
 

@@ -1,4 +1,4 @@
-"""The shared test diagrams in ``tests/zoo.py`` implement the difference equations their docstrings state."""
+"""The example diagrams implement the difference equations their docstrings state."""
 
 import numpy as np
 import pytest
@@ -6,8 +6,7 @@ from scipy.signal import lfilter
 
 from blockloop import AlgebraicLoopError, Diagram, compile_diagram
 from blockloop.blocks import Inport, Outport, UnitDelay
-
-from zoo import accumulator, algebraic_loop, delay_line, gain_feedback, small_lstm, wrapped
+from blockloop.diagrams.examples import accumulator, algebraic_loop, delay_line, gain_feedback, small_lstm, wrapped
 
 U = np.array([[1.0], [-2.0], [0.5], [4.0], [3.0]])
 
