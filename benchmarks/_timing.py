@@ -14,11 +14,13 @@ import time
 from collections.abc import Callable, Mapping
 
 
-def parse_args(doc: str, repeats: int, steps: int = 1001) -> argparse.Namespace:
-    """``--repeats``, ``--steps`` and ``--json``; the description is the first line of ``doc``."""
+def parse_args(doc: str, repeats: int, steps: int = 1001, batch: bool = False) -> argparse.Namespace:
+    """``--repeats``, ``--steps``, ``--json`` (and ``--batch`` if asked); description: ``doc``'s first line."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=repeats)
     parser.add_argument("--steps", type=int, default=steps)
+    if batch:
+        parser.add_argument("--batch", type=int, default=1, help="sequences simulated at once (default 1)")
     parser.add_argument("--json", action="store_true")
     return parser.parse_args()
 
@@ -43,9 +45,12 @@ def report(med: Mapping[str, float], args: argparse.Namespace, extra: Mapping[st
     base = med[base]
     if args.json:
         print(json.dumps({"us_per_step": dict(med), "ratio_to_blockloop": {k: v / base for k, v in med.items()},
-                          **(extra or {}), "steps": args.steps, "repeats": args.repeats}, indent=2))
+                          **(extra or {}), "steps": args.steps, "batch": getattr(args, "batch", 1),
+                          "repeats": args.repeats}, indent=2))
         return
-    print(f"LSTM Ni=1 Nn=5 T={args.steps} batch 1, float64; median of {args.repeats} round-robin runs")
+    batch = getattr(args, "batch", 1)
+    print(f"LSTM Ni=1 Nn=5 T={args.steps} batch {batch}, float64; median of {args.repeats} round-robin runs "
+          f"(µs per step of the whole batch)")
     print(f"{'runner':<20}{'µs/step':>10}{'× blockloop':>14}")
     for name, v in med.items():
         print(f"{name:<20}{v:>10.1f}{v / base:>14.2f}")

@@ -22,12 +22,17 @@ class StateSpec(NamedTuple):
 
 
 class Op(NamedTuple):
-    """One block evaluation in the per-step loop: ``sig[outs] = fn([sig[i] for i in ins], state)``."""
+    """One block evaluation in the per-step loop: ``sig[outs] = fn([sig[i] for i in ins], state)``.
+
+    ``single`` is the one output slot of a single-output block (the common case, stored
+    directly to save the inner loop), else -1; ``state`` is the state slot, or -1 for none.
+    """
 
     fn: object
     ins: tuple[int, ...]
     outs: tuple[int, ...]
     state: int
+    single: int = -1
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,7 +92,7 @@ class Program:
             outs = tuple(index[(name, p)] for p in block.outputs)
             state = slot.get(name, -1)
             if block.outputs:
-                ops.append(Op(block.output, ins, outs, state))
+                ops.append(Op(block.output, ins, outs, state, outs[0] if len(outs) == 1 else -1))
             if block.has_state:
                 updates.append(Op(block.update, ins, (), state))
         set_(self, "ops", tuple(ops))

@@ -258,13 +258,16 @@ def _loop(T, sig, sources, states, ops, updates, log_pairs) -> None:
     for k in range(T):
         for idx, data in sources:
             sig[idx] = data[k]
-        for fn, ins, outs, s in ops:
+        for fn, ins, outs, s, single in ops:
             ys = fn([sig[i] for i in ins], states[s])
-            for o, y in zip(outs, ys):  # noqa: B905 - hot loop; lengths fixed at compile
-                sig[o] = y
+            if single >= 0:
+                sig[single] = ys[0]
+            else:
+                for o, y in zip(outs, ys):  # noqa: B905 - hot loop; lengths fixed at compile
+                    sig[o] = y
         for buf, idx in log_pairs:
             buf[k] = sig[idx]
-        for fn, ins, _, s in updates:
+        for fn, ins, _, s, _ in updates:
             states[s] = fn([sig[i] for i in ins], states[s])
 
 
