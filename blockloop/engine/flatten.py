@@ -23,6 +23,11 @@ def flatten(diagram: Diagram) -> nx.MultiDiGraph:
     subsystem, ``""`` at top level). Edge attributes: ``src_port``, ``dst_port``.
     The top-level diagram's own Inport and Outport blocks are kept as leaves.
 
+    Graph attributes: ``aliases`` maps each spliced-out subsystem port (``"lstm1/h"``) to the
+    leaf output ``(block, port)`` that carries its signal, so it can still be probed;
+    ``port_sizes`` maps each spliced-out Inport declared with a size to that size, which
+    size inference still enforces.
+
     Raises
     ------
     WiringError
@@ -39,7 +44,9 @@ def flatten(diagram: Diagram) -> nx.MultiDiGraph:
     flat = nx.MultiDiGraph(name=diagram.name)
     passthrough: dict[str, str] = {}
     _inline(diagram, "", flat, passthrough, stack=(id(diagram),))
-    _contract(flat, passthrough)
+    flat.graph["port_sizes"] = {n: flat.nodes[n]["block"].size for n in passthrough
+                                if isinstance(flat.nodes[n]["block"], Inport) and flat.nodes[n]["block"].size}
+    flat.graph["aliases"] = _contract(flat, passthrough)
     return flat
 
 
@@ -66,8 +73,12 @@ def _inline(d: Diagram, prefix: str, flat: nx.MultiDiGraph, passthrough: dict, s
         flat.add_edge(src, dst, src_port=e["src_port"], dst_port=e["dst_port"])
 
 
-def _contract(flat: nx.MultiDiGraph, passthrough: dict[str, str]) -> None:
-    """Remove subsystem boundary nodes, joining the wire in to the wires out."""
+def _contract(flat: nx.MultiDiGraph, passthrough: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """Remove subsystem boundary nodes, joining the wire in to the wires out.
+
+    Returns each removed, driven node's alias: the leaf ``(block, output port)`` driving it.
+    """
+    aliases: dict[str, tuple[str, str]] = {}
     for node, label in passthrough.items():
         ins = list(flat.in_edges(node, data=True))
         outs = list(flat.out_edges(node, data=True))
@@ -79,6 +90,12 @@ def _contract(flat: nx.MultiDiGraph, passthrough: dict[str, str]) -> None:
             flat.remove_node(node)
             continue
         src, _, e_in = ins[0]
+        aliases[node] = (src, e_in["src_port"])
         for _, dst, e_out in outs:
             flat.add_edge(src, dst, src_port=e_in["src_port"], dst_port=e_out["dst_port"])
         flat.remove_node(node)
+    for node, target in aliases.items():  # a port driven by another port: follow to the leaf
+        while target[0] in aliases:
+            target = aliases[target[0]]
+        aliases[node] = target
+    return aliases

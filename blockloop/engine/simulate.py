@@ -36,7 +36,8 @@ def simulate(program: Program, inputs=None, *, steps: int | None = None, Ts: flo
         Sample time in seconds; the result's time vector is ``t = k·Ts``.
     probes : iterable of str
         Extra signals to log, as ``"block.port"`` with flattened paths, e.g.
-        ``"lstm1/sig_f.y"``; an input port logs the signal that drives it.
+        ``"lstm1/sig_f.y"``; an input port logs the signal that drives it; a subsystem's
+        port (``"lstm1.h"``, or ``"lstm1/h"``) logs the signal that passes through it.
     initial_states : mapping block path → array (n,) or (B, n), optional
         Overrides a stateful block's initial condition for this run only.
     check_finite : bool
@@ -215,6 +216,9 @@ def _log_plan(program: Program, probes) -> dict[str, tuple[int, int]]:
 
 def _resolve_probe(program: Program, ref: str) -> tuple[int, int]:
     block, _, port = ref.rpartition(".") if "." in ref else (ref, "", "")
+    alias = _subsystem_port(program, ref, block, port)
+    if alias is not None:
+        return program.signal_index[alias], program.out_sizes[alias]
     if block not in program.blocks:
         raise SimulationError(f"probe '{ref}': no block '{block}' (names are flattened paths like "
                               f"'lstm1/sig_f'); blocks: {', '.join(program.order)}")
@@ -229,6 +233,23 @@ def _resolve_probe(program: Program, ref: str) -> tuple[int, int]:
         return program.driver_index(block, port), program.in_sizes[(block, port)]
     raise SimulationError(f"probe '{ref}': block '{block}' has no port '{port}'; "
                           f"inputs {list(b.inputs)}, outputs {list(b.outputs)}")
+
+
+def _subsystem_port(program: Program, ref: str, block: str, port: str) -> tuple[str, str] | None:
+    """The leaf output carrying a subsystem port, written ``"sub.port"``, ``"sub/port"`` or ``"sub/port.y"``.
+
+    Flattening splices subsystem Inports and Outports out (see ``flatten``'s ``aliases``).
+    """
+    aliases = program.graph.graph.get("aliases", {})
+    if port and f"{block}/{port}" in aliases:
+        return aliases[f"{block}/{port}"]
+    if block in aliases and port in ("", "u", "y"):
+        return aliases[block]
+    ports = sorted(n.rpartition("/")[2] for n in aliases if n.rpartition("/")[0] == block)
+    if ports and block not in program.blocks:
+        raise SimulationError(f"probe '{ref}': subsystem '{block}' has no connected port '{port}'; "
+                              f"its connected ports: {', '.join(ports)}")
+    return None
 
 
 def _run(program: Program, T: int, B: int, feeds, x0, logs) -> dict[str, np.ndarray]:

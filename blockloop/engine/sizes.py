@@ -30,13 +30,32 @@ def infer_sizes(flat: nx.MultiDiGraph) -> tuple[dict[PortKey, int], dict[PortKey
     for name, attrs in flat.nodes(data=True):
         for port, size in attrs["block"].declared_input_sizes().items():
             ins[(name, port)] = size
+    aliases = flat.graph.get("aliases", {})
+    declared = {node: (aliases[node], size) for node, size in flat.graph.get("port_sizes", {}).items()
+                if node in aliases}
     changed = True
     while changed:
         changed = False
         for name, attrs in flat.nodes(data=True):
             changed |= _visit(name, attrs["block"], driver, ins, outs)
+        changed |= _apply_port_sizes(declared, outs)
     _check_complete(flat, ins, outs)
     return ins, outs
+
+
+def _apply_port_sizes(declared: dict, outs: dict) -> bool:
+    """Subsystem Inports declared with a size (spliced out by flatten) fix their driver's size."""
+    changed = False
+    for node, (src, size) in declared.items():
+        known = outs.get(src)
+        if known is None:
+            outs[src] = size
+            changed = True
+        elif known != size:
+            sub, _, port = node.rpartition("/")
+            raise SizeMismatchError(f"subsystem input '{sub}.{port}' is declared with size {size} "
+                                    f"(Inport({size})) but '{src[0]}.{src[1]}' drives it with size {known}")
+    return changed
 
 
 def _set(table: dict, key: PortKey, size, what: str) -> bool:
