@@ -45,9 +45,13 @@ def compile_diagram(diagram: Diagram, dtype=np.float64, check_finite: bool = Tru
     >>> program.inputs, program.outputs
     (('u',), ('y',))
     """
-    dtype = np.dtype(dtype)
-    if dtype not in _DTYPES:
-        raise ParameterError(f"dtype: expected float64 or float32, got {dtype}")
+    try:
+        np_dtype = np.dtype(dtype)
+    except TypeError:
+        np_dtype = None
+    if np_dtype is None or np_dtype not in _DTYPES:  # (a dtype compares equal to None: float64)
+        raise ParameterError(f"dtype: expected float64 or float32, got {dtype!r}")
+    dtype = np_dtype
     flat = flatten(diagram)
     _check_inputs_driven(flat)
     check_algebraic_loops(flat)

@@ -53,6 +53,7 @@ def simulate(program: Program, inputs=None, *, steps: int | None = None, Ts: flo
     ------
     SimulationError, NonFiniteError
     """
+    Ts = _sample_time(Ts)
     plan = plan_run(program, inputs, steps=steps, probes=probes, initial_states=initial_states,
                     check_finite=check_finite)
     batch, T = plan.batch, plan.steps
@@ -61,10 +62,21 @@ def simulate(program: Program, inputs=None, *, steps: int | None = None, Ts: flo
         trace = {name: arr[:, 0, :] for name, arr in trace.items()}
     if check_finite:
         _check_finite_trace(trace, Ts)
-    t = np.arange(T) * float(Ts)
+    t = np.arange(T) * Ts
     outputs = {n: trace[n] for n in program.outputs}
     probed = {n: trace[n] for n in trace if n not in outputs}
-    return Result(t=t, outputs=outputs, probes=probed, Ts=float(Ts), batched=bool(batch))
+    return Result(t=t, outputs=outputs, probes=probed, Ts=Ts, batched=bool(batch))
+
+
+def _sample_time(Ts) -> float:
+    """``Ts`` as a positive finite float, or :class:`SimulationError`."""
+    try:
+        value = float(Ts)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if isinstance(Ts, (str, bytes, bool)) or not np.isfinite(value) or value <= 0:
+        raise SimulationError(f"Ts: expected a positive sample time in seconds, got {Ts!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -177,6 +189,10 @@ def _batch_size(program: Program, feeds, x0) -> int | None:
     for name, _, block in program.time_sources():
         if isinstance(block, FromArray) and block.data.ndim == 3:
             found[f"FromArray '{name}'"] = block.data.shape[1]
+    empty = [k for k, v in found.items() if v == 0]
+    if empty:
+        raise SimulationError(f"{empty[0]} holds a batch of 0 sequences; a batch needs B ≥ 1 (axis 1 of (T, B, n), "
+                              "axis 0 of an initial state (B, n))")
     if len(set(found.values())) > 1:
         listing = ", ".join(f"{k}: {v}" for k, v in found.items())
         raise SimulationError(f"batch sizes disagree ({listing}); give every batched array the same B")
@@ -209,7 +225,9 @@ def _log_plan(program: Program, probes) -> dict[str, tuple[int, int]]:
         plan[name] = (program.driver_index(name, "u"), program.in_sizes[(name, "u")])
     if isinstance(probes, str):
         probes = [probes]
-    for ref in probes:
+    for ref in probes or ():
+        if not isinstance(ref, str):
+            raise SimulationError(f"probe {ref!r}: expected a 'block.port' string such as 'lstm1/sig_f.y'")
         plan[ref] = _resolve_probe(program, ref)
     return plan
 
