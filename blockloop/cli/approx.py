@@ -14,6 +14,8 @@ import json
 
 import numpy as np
 
+from ._args import seed
+
 __all__ = ["register", "run", "as_json"]
 
 SWEEP_SCLS = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
@@ -38,7 +40,7 @@ def register(sub) -> None:
     p.add_argument("--state-std", type=float, default=None,
                    help="with --realization unit_covariance: target std of each state (default 1)")
     p.add_argument("--steps", type=int, default=51, help="validation steps T (default 51: t = 0…0.5 s)")
-    p.add_argument("--seed", type=int, default=0, help="input: numpy default_rng(seed).standard_normal")
+    p.add_argument("--seed", type=seed, default=0, help="input: numpy default_rng(seed).standard_normal")
     p.add_argument("--crosscheck", action="store_true", help="also run nn.LSTM (PyTorch) and report the difference")
     p.add_argument("--json", action="store_true", help="print one JSON object (see the module doc for keys)")
     p.add_argument("--plot", metavar="FILE", help="save a PNG: y and z (or, with --sweep, error vs scl)")
@@ -78,7 +80,9 @@ def run(args) -> int:
     from ..study.approx import approximate, format_sweep, plot_response, plot_sweep, sweep
     from ..study.realizations import REALIZATIONS
     from ..study.systems import load_system, reference_system, system_facts
+    from .crosscheck import _check_plot_path
 
+    _check_plot_path(args.plot)
     system = reference_system() if args.system is None else load_system(args.system)
     if args.realization is None:
         args.realization = "matlab" if args.system is None else "as_given"

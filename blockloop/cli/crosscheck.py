@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._args import positive_float, positive_int, seed
+
 __all__ = ["register", "run"]
 
 
@@ -16,11 +18,11 @@ def register(sub) -> None:
     p.add_argument("--ni", type=int, default=4, help="inputs (default 4, the reference's)")
     p.add_argument("--nn", type=int, default=3, help="units per layer (default 3)")
     p.add_argument("--no", type=int, default=2, help="outputs (default 2)")
-    p.add_argument("--steps", type=int, default=51, help="time steps T (default 51: t = 0…5 s)")
-    p.add_argument("--ts", type=float, default=0.1, help="sample time in s (default 0.1)")
+    p.add_argument("--steps", type=positive_int, default=51, help="time steps T (default 51: t = 0…5 s)")
+    p.add_argument("--ts", type=positive_float, default=0.1, help="sample time in s (default 0.1)")
     p.add_argument("--layers", type=int, default=1, help="stacked LSTM layers (default 1)")
-    p.add_argument("--batch", type=int, default=None, help="batch size B (default: unbatched)")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--batch", type=positive_int, default=None, help="batch size B (default: unbatched)")
+    p.add_argument("--seed", type=seed, default=0,
                    help="weights: MATLAB rng(seed)+rand; input: numpy default_rng(seed).standard_normal")
     p.add_argument("--per-gate", action="store_true", help="also compare every gate signal (float64)")
     p.add_argument("--json", action="store_true", help="print one JSON object")

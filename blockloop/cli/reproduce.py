@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ._args import positive_int, seed
+
 __all__ = ["register", "run"]
 
 
@@ -16,7 +18,7 @@ def register(sub) -> None:
     p.add_argument("--quick", action="store_true",
                    help="50 epochs per training run instead of 10 000 (under a minute; for checks and tests)")
     p.add_argument("--epochs", type=int, default=None, help="epochs per training run (overrides --quick)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the inputs and the random start (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the inputs and the random start (default 0)")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                    help="training precision (default float32, MATLAB's single; float64 is ~40x slower: "
                         "PyTorch's fused CPU LSTM kernel is single precision only)")
@@ -24,7 +26,8 @@ def register(sub) -> None:
 
     p.add_argument("--realization", default="matlab", choices=REALIZATIONS,
                    help="state coordinates of the computed weights (default matlab: the reference's printed weights)")
-    p.add_argument("--threads", type=int, default=1, help="torch threads while training (default 1: fastest here)")
+    p.add_argument("--threads", type=positive_int, default=1,
+                   help="torch threads while training (default 1: fastest here)")
     p.add_argument("--format", choices=("md", "html", "both"), default="both", help="report format (default both)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(run=run)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ParameterError, SimulationError
+from ._args import positive_float, positive_int
 
 __all__ = ["register", "run", "read_inputs", "write_result"]
 
@@ -25,8 +26,8 @@ def register(sub) -> None:
                         "name, or NAME=FILE.npy; repeat for several. Arrays are (T, n) or (T, B, n)")
     p.add_argument("--out", "-o", metavar="FILE.npz",
                    help="write t and every output and probe (arrays (T, n) or (T, B, n)) to this .npz")
-    p.add_argument("--ts", type=float, default=1.0, metavar="S", help="sample time in seconds (default 1)")
-    p.add_argument("--steps", type=int, metavar="T", help="steps to run (default: the inputs' length)")
+    p.add_argument("--ts", type=positive_float, default=1.0, metavar="S", help="sample time in seconds (default 1)")
+    p.add_argument("--steps", type=positive_int, metavar="T", help="steps to run (default: the inputs' length)")
     p.add_argument("--probe", action="append", default=[], metavar="BLOCK.PORT",
                    help="also log this signal, with flattened names, e.g. lstm1/sig_f.y; repeatable")
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64",

@@ -171,7 +171,9 @@ def matlab_rand(seed: int = 0):
     substitute for 0), and ``rand`` fills matrices column by column with the same 53-bit
     doubles numpy's ``RandomState.random_sample`` produces.
     """
-    state = np.random.RandomState(5489 if seed == 0 else seed)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise ParameterError(f"seed: expected an integer from 0 to 2**32 - 1 (MATLAB's rng), got {seed!r}")
+    state = np.random.RandomState(5489 if seed == 0 else int(seed))
 
     def rand(rows: int, cols: int) -> np.ndarray:
         return state.random_sample(rows * cols).reshape((rows, cols), order="F")

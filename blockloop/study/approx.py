@@ -98,6 +98,8 @@ def simulate_linear(system, u) -> np.ndarray:
     sys = as_statespace(system)
     Ts = sample_time(sys)
     u = _input(u, sys.ninputs, "simulate_linear")
+    if u.shape[0] == 1:  # forced_response needs two time points; from x0 = 0, y[0] = D·u[0]
+        return u @ np.asarray(sys.D, dtype=np.float64).T
     t = np.arange(u.shape[0]) * (Ts if sys.dt is not True else 1.0)
     resp = control.forced_response(sys, T=t, U=u.T, X0=np.zeros(sys.nstates), squeeze=False)
     return np.asarray(resp.outputs, dtype=np.float64).reshape(sys.noutputs, -1).T
