@@ -8,6 +8,7 @@ keeps the given key order, so identical arrays give identical bytes. The result 
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 import zipfile
@@ -35,7 +36,10 @@ def _replacing(path: Path, mode: str, **open_kwargs) -> Iterator:
     """A temporary file beside ``path``, opened with ``mode``; renamed over ``path`` once written.
 
     On any error (or interrupt) the temporary file is removed and ``path`` is left as it was.
+    A missing folder raises :class:`FileNotFoundError` naming ``path``, not the temporary file.
     """
+    if not path.parent.is_dir():
+        raise FileNotFoundError(errno.ENOENT, f"cannot write '{path}': no such folder", str(path.parent))
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, mode, **open_kwargs) as fh:

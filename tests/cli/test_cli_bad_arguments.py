@@ -51,8 +51,18 @@ def test_unwritable_simulate_output_is_a_clean_error(capsys, tmp_path):
 
     save_diagram(accumulator(), tmp_path / "acc.json")
     np.save(tmp_path / "u.npy", np.ones((3, 1)))
-    fails_cleanly(capsys, ["simulate", str(tmp_path / "acc.json"), "--input", str(tmp_path / "u.npy"),
-                           "--out", str(tmp_path / "no" / "r.npz")], "No such file or directory")
+    err = fails_cleanly(capsys, ["simulate", str(tmp_path / "acc.json"), "--input", str(tmp_path / "u.npy"),
+                                 "--out", str(tmp_path / "no" / "r.npz")], "no such folder", str(tmp_path / "no"))
+    assert ".tmp" not in err  # the message names the user's path, not the temporary file
+
+
+def test_save_diagram_into_a_missing_folder_names_the_folder(tmp_path):
+    from blockloop.diagrams.examples import accumulator
+    from blockloop.io import save_diagram
+
+    with pytest.raises(FileNotFoundError, match="no such folder") as exc:
+        save_diagram(accumulator(), tmp_path / "missing" / "acc.json")
+    assert ".tmp" not in str(exc.value)
 
 
 def test_approx_with_a_single_step(capsys):
