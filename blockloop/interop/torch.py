@@ -29,6 +29,48 @@ def _torch():
     return torch
 
 
+def _torch_dtype(dtype) -> str:
+    """"float64" or "float32" from any numpy dtype spelling, else :class:`ParameterError`."""
+    try:
+        name = str(np.dtype(dtype))
+    except TypeError:
+        name = None
+    if name not in _TORCH_DTYPES:
+        raise ParameterError(f"dtype: expected float64 or float32, got {dtype!r}")
+    return _TORCH_DTYPES[name]
+
+
+def _torch_input(u, ni: int) -> np.ndarray:
+    """``u`` as a float64 (T, Ni) or (T, B, Ni) array; (T,) is accepted when Ni = 1, as by the diagram."""
+    try:
+        u = np.asarray(u, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"u: expected an array of numbers ({exc})") from None
+    if u.ndim == 1 and ni == 1:
+        u = u[:, None]
+    if u.ndim not in (2, 3) or u.shape[-1] != ni:
+        raise ParameterError(f"u: expected shape (T, {ni}) or (T, B, {ni}), got {u.shape}")
+    if 0 in u.shape[:-1]:
+        raise ParameterError(f"u: expected shape (T, {ni}) or (T, B, {ni}) with T ≥ 1 and B ≥ 1, got {u.shape}")
+    return u
+
+
+def _set_initial_states(initial_states, weights: NetworkWeights, h0, c0, tdtype) -> None:
+    """Write per-run (n,) or (B, n) initial states, keyed like the diagram's delays, into h0/c0 (L, B, Nn)."""
+    torch = _torch()
+    keys = {f"lstm{k}/{d}": (k - 1, d) for k in range(1, len(weights.layers) + 1) for d in ("h_delay", "c_delay")}
+    for key, value in (initial_states or {}).items():
+        if key not in keys:
+            raise ParameterError(f"initial_states: no delay '{key}'; the delays are {', '.join(keys)}")
+        k, delay = keys[key]
+        target = h0 if delay == "h_delay" else c0
+        value = np.asarray(value, dtype=np.float64)
+        B, n = target[k].shape
+        if value.ndim not in (1, 2) or value.shape[-1] != n or (value.ndim == 2 and value.shape[0] not in (1, B)):
+            raise ParameterError(f"initial state of '{key}': expected shape ({n},) or ({B}, {n}), got {value.shape}")
+        target[k] = torch.as_tensor(np.broadcast_to(value, (B, n)).copy(), dtype=tdtype)
+
+
 def to_torch(weights: NetworkWeights, dtype: str = "float64"):
     """Build the ``nn.LSTM`` (batch_first, ``num_layers`` = L) and ``nn.Linear`` of these weights.
 
@@ -36,7 +78,7 @@ def to_torch(weights: NetworkWeights, dtype: str = "float64"):
     must have the same number of units (an ``nn.LSTM`` constraint).
     """
     torch = _torch()
-    tdtype = getattr(torch, _TORCH_DTYPES[str(np.dtype(dtype))])
+    tdtype = getattr(torch, _torch_dtype(dtype))
     sizes = {layer.nn for layer in weights.layers}
     if len(sizes) != 1:
         units = [layer.nn for layer in weights.layers]
@@ -96,19 +138,15 @@ def torch_forward(weights: NetworkWeights, u: np.ndarray, dtype: str = "float64"
     layout: (T, No) or (T, B, No), as a float64 numpy array.
     """
     torch = _torch()
+    u = _torch_input(u, weights.ni)
     lstm, linear, (h0, c0) = to_torch(weights, dtype)
     tdtype = lstm.weight_ih_l0.dtype
-    u = np.asarray(u, dtype=np.float64)
     batched = u.ndim == 3
     x = torch.from_numpy(np.ascontiguousarray(np.moveaxis(u, 0, 1) if batched else u[None])).to(tdtype)
     B = x.shape[0]
     h0 = h0.expand(-1, B, -1).clone()
     c0 = c0.expand(-1, B, -1).clone()
-    for key, value in (initial_states or {}).items():
-        layer, _, delay = key.partition("/")
-        k = int(layer.removeprefix("lstm")) - 1
-        target = h0 if delay == "h_delay" else c0
-        target[k] = torch.as_tensor(np.broadcast_to(value, target[k].shape).copy(), dtype=tdtype)
+    _set_initial_states(initial_states, weights, h0, c0, tdtype)
     with torch.no_grad():
         h, _ = lstm(x, (h0, c0))
         y = linear(h).double().numpy()
@@ -123,7 +161,7 @@ def torch_gates(weights: NetworkWeights, u: np.ndarray, dtype: str = "float64") 
     with the layer's W, R, b. Keys are the diagram's probe names, e.g. ``"lstm1/sig_f.y"``.
     """
     torch = _torch()
-    x = np.asarray(u, dtype=np.float64)
+    x = _torch_input(u, weights.ni)
     batched = x.ndim == 3
     if not batched:
         x = x[:, None, :]
