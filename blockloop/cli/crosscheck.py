@@ -103,7 +103,8 @@ def _against_bdsim(report, weights, u, Ts):
 
 def format_report(report) -> str:
     s = report.shapes
-    lines = [f"LSTM diagram vs torch.nn.LSTM: Ni={s['ni']} Nn={s['nn']} No={s['no']} layers={s['layers']} "
+    units = ",".join(str(n) for n in s["nn"])
+    lines = [f"LSTM diagram vs torch.nn.LSTM: Ni={s['ni']} Nn={units} No={s['no']} layers={s['layers']} "
              f"T={s['steps']} batch={s['batch'] or 'none'} Ts={s['Ts']:g} s",
              f"{'comparison':<18}{'norm (MATLAB)':>16}{'max |diff|':>14}{'tolerance':>12}  ok"]
     labels = {"float64": "float64 vs float64", "float32": "float32 vs float32",

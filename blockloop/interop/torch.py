@@ -108,6 +108,11 @@ def from_torch(lstm, linear=None, h0=None, c0=None) -> NetworkWeights:
     The diagram's bias is ``bias_ih + bias_hh``. ``h0``/``c0``: (L, Nn) or (L, 1, Nn) arrays
     or tensors, zeros when None. Bidirectional or projected LSTMs are rejected.
     """
+    torch = _torch()
+    if not isinstance(lstm, torch.nn.LSTM):
+        raise ParameterError(f"from_torch: expected a torch.nn.LSTM, got {type(lstm).__name__}")
+    if linear is not None and not isinstance(linear, torch.nn.Linear):
+        raise ParameterError(f"from_torch: expected a torch.nn.Linear (or None), got {type(linear).__name__}")
     if getattr(lstm, "bidirectional", False) or getattr(lstm, "proj_size", 0):
         raise ParameterError("from_torch: bidirectional or projected (proj_size > 0) LSTMs have no diagram here")
 

@@ -51,8 +51,8 @@ def encode_diagram(diagram: Diagram) -> tuple[dict, dict[str, np.ndarray]]:
     Raises
     ------
     ParameterError
-        A block that is not a library block (not in ``BLOCK_TYPES``), or a parameter that is
-        neither an ndarray nor a plain JSON value.
+        ``diagram`` is not a Diagram, a block that is not a library block (not in
+        ``BLOCK_TYPES``), or a parameter that is neither an ndarray nor a plain JSON value.
 
     Examples
     --------
@@ -62,6 +62,9 @@ def encode_diagram(diagram: Diagram) -> tuple[dict, dict[str, np.ndarray]]:
     >>> doc["blocks"][1]["params"], list(arrays)
     ({'K': {'$array': 'k/K', 'dtype': 'float64', 'shape': [1, 2]}}, ['k/K'])
     """
+    if not isinstance(diagram, Diagram):
+        raise ParameterError(f"expected a Diagram to save, got {type(diagram).__name__}; "
+                             "put a single block in a Diagram first")
     arrays: dict[str, np.ndarray] = {}
     body = _encode(diagram, "", arrays)
     return {"format": FORMAT, "schema_version": SCHEMA_VERSION, **body}, arrays

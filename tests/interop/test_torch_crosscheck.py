@@ -79,3 +79,12 @@ def test_property_diagram_equals_torch(ni, nn, no, layers, batch, steps, seed, s
     u = scale * rng.standard_normal(shape)
     y = lstm_network(w).simulate({"u": u})["y"]
     np.testing.assert_allclose(y, torch_forward(w, u, "float64"), rtol=0, atol=1e-12)
+
+
+def test_from_torch_rejects_other_modules():
+    from blockloop.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="expected a torch.nn.LSTM, got GRU"):
+        from_torch(torch.nn.GRU(2, 3))
+    with pytest.raises(ParameterError, match="expected a torch.nn.Linear"):
+        from_torch(torch.nn.LSTM(2, 3), torch.nn.ReLU())

@@ -371,3 +371,12 @@ def test_format_document_example_loads():
     d = decode_diagram(json.loads(example), {"lstm1/W/K": np.zeros((12, 4))})
     assert d.inputs == ("u",) and d.blocks["lstm1"].outputs == ("h",)
     assert [str(a) for a, _ in d.blocks["lstm1"].wires()] == ["x.y", "W.y"]
+
+
+def test_saving_a_bare_block_asks_for_a_diagram(tmp_path):
+    from blockloop.blocks import Gain
+    from blockloop.errors import ParameterError
+    from blockloop.io import save_diagram
+
+    with pytest.raises(ParameterError, match="expected a Diagram to save, got Gain"):
+        save_diagram(Gain(2.0), tmp_path / "g.json")
