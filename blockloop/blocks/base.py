@@ -128,13 +128,7 @@ class Block:
         params = dict(self.params())
         for name, arr in self.arrays().items():
             params[name] = arr.astype(dtype)
-        clone = type(self)(**params)
-        clone._dtype = np.dtype(dtype)
-        return clone
-
-    @property
-    def dtype(self) -> np.dtype:
-        return getattr(self, "_dtype", np.dtype(np.float64))
+        return type(self)(**params)
 
     def output(self, u: Sequence[np.ndarray], x: np.ndarray | None) -> tuple[np.ndarray, ...]:
         """Outputs at this step, in the order of ``outputs``; arrays of shape (B, n)."""
