@@ -5,7 +5,7 @@
 
 from types import MappingProxyType
 
-from .base import Block
+from .base import Block, Lowering
 from .discrete import UnitDelay
 from .io import FromArray, Inport, Outport, Probe
 from .math import Constant, Gain, Product, Sum
@@ -14,6 +14,7 @@ from .routing import Demux, Mux, Selector
 
 __all__ = [
     "Block",
+    "Lowering",
     "Constant",
     "Gain",
     "Sum",

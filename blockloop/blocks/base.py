@@ -11,13 +11,35 @@ block acts along the last axis only, so the batch flows through unchanged.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
 from ..errors import ParameterError, SizeMismatchError
 
-__all__ = ["Block", "as_float_array", "as_vector", "as_matrix", "numbered_ports", "same_size"]
+__all__ = ["Block", "Lowering", "as_float_array", "as_vector", "as_matrix", "numbered_ports", "same_size"]
+
+
+class Lowering(NamedTuple):
+    """How the compiled backend runs a block: one op of :mod:`blockloop.compiled.ops`.
+
+    Declared by each library block next to its numpy rule (``Block.lowering``), from its
+    type and parameters only. The op's forward kernel and its adjoint (vector–Jacobian
+    product) live side by side in ``blockloop.compiled.ops``.
+
+    Attributes
+    ----------
+    op : str
+        Op name, e.g. ``"gain_matrix"``, ``"sum"``, ``"sigmoid"``, ``"delay"``.
+    params : ndarray or None
+        Float parameters in the program's dtype, flattened row-major (a matrix gain's K).
+    ints : tuple of int
+        Integer arguments (Demux sizes, Selector indices).
+    """
+
+    op: str
+    params: np.ndarray | None = None
+    ints: tuple[int, ...] = ()
 
 
 def numbered_ports(count: int) -> tuple[str, ...]:
@@ -145,6 +167,15 @@ class Block:
     def state_size(self, in_sizes: Mapping[str, int], out_sizes: Mapping[str, int]) -> int:
         """Length of the state vector, once port sizes are known."""
         raise NotImplementedError(f"{self.type_name} has no state")
+
+    def lowering(self) -> Lowering | None:
+        """The op that runs this block on the compiled backend, or None (interpreter only).
+
+        The compiled backend trusts a lowering only when the class that declares it also
+        declares (or inherits alongside it) the numpy ``output``/``update`` rules, so a user
+        subclass that overrides ``output`` falls back to the interpreter.
+        """
+        return None
 
     def __repr__(self) -> str:
         shown = []

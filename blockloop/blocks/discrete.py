@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Block, as_vector
+from .base import Block, Lowering, as_vector
 
 __all__ = ["UnitDelay"]
 
@@ -61,3 +61,6 @@ class UnitDelay(Block):
 
     def update(self, u, x):
         return u[0]
+
+    def lowering(self):
+        return Lowering("delay")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ParameterError
-from .base import Block, as_float_array
+from .base import Block, Lowering, as_float_array
 
 __all__ = ["Inport", "Outport", "FromArray", "Probe"]
 
@@ -33,6 +33,9 @@ class Inport(Block):
     def output_sizes(self, in_sizes):
         return {"y": self.size}
 
+    def lowering(self):
+        return Lowering("source")
+
 
 class _Sink(Block):
     """One input ``u``, no outputs, no parameters: the engine logs what arrives (see subclasses)."""
@@ -49,6 +52,9 @@ class _Sink(Block):
 
     def output(self, u, x):
         return ()
+
+    def lowering(self):
+        return Lowering("sink")
 
 
 class Outport(_Sink):
@@ -95,3 +101,6 @@ class FromArray(Block):
 
     def output_sizes(self, in_sizes):
         return {"y": self.data.shape[-1]}
+
+    def lowering(self):
+        return Lowering("source")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ParameterError
-from .base import Block, as_float_array, as_vector, numbered_ports, same_size
+from .base import Block, Lowering, as_float_array, as_vector, numbered_ports, same_size
 
 __all__ = ["Constant", "Gain", "Sum", "Product"]
 
@@ -32,6 +32,9 @@ class Constant(Block):
 
     def output(self, u, x):
         return (self.value[None, :],)
+
+    def lowering(self):
+        return Lowering("constant", self.value)
 
 
 class Gain(Block):
@@ -74,6 +77,10 @@ class Gain(Block):
             return (u[0] @ self._KT,)
         return (self.K * u[0],)
 
+    def lowering(self):
+        op = ("gain_scalar", "gain_elementwise", "gain_matrix")[self.K.ndim]
+        return Lowering(op, self.K.reshape(-1), tuple(self.K.shape))
+
 
 class Sum(Block):
     """Add and subtract inputs elementwise according to a sign string such as ``"++-"``.
@@ -105,6 +112,9 @@ class Sum(Block):
             y = y + v if s == "+" else y - v
         return (y,)
 
+    def lowering(self):
+        return Lowering("sum", np.array([1.0 if s == "+" else -1.0 for s in self.signs]))
+
 
 class Product(Block):
     """Elementwise (Hadamard) product of ``n_inputs`` inputs of one size — never a matrix product.
@@ -134,3 +144,6 @@ class Product(Block):
         for v in u[1:]:
             y = y * v
         return (y,)
+
+    def lowering(self):
+        return Lowering("product")

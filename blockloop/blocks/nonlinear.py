@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
-from .base import Block
+from .base import Block, Lowering
 
 __all__ = ["Sigmoid", "Tanh"]
 
@@ -38,6 +38,9 @@ class Sigmoid(_Pointwise):
     def output(self, u, x):
         return (expit(u[0]),)
 
+    def lowering(self):
+        return Lowering("sigmoid")
+
 
 class Tanh(_Pointwise):
     """Hyperbolic tangent ``y = tanh(u)``, elementwise.
@@ -47,3 +50,6 @@ class Tanh(_Pointwise):
 
     def output(self, u, x):
         return (np.tanh(u[0]),)
+
+    def lowering(self):
+        return Lowering("tanh")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ParameterError, SizeMismatchError
-from .base import Block, numbered_ports
+from .base import Block, Lowering, numbered_ports
 
 __all__ = ["Mux", "Demux", "Selector"]
 
@@ -33,6 +33,9 @@ class Mux(Block):
 
     def output(self, u, x):
         return (np.concatenate(u, axis=-1),)
+
+    def lowering(self):
+        return Lowering("concat")
 
 
 class Demux(Block):
@@ -72,6 +75,9 @@ class Demux(Block):
         v = u[0]
         return tuple(v[:, s] for s in self._slices)
 
+    def lowering(self):
+        return Lowering("split", ints=self.sizes)
+
 
 class Selector(Block):
     """Pick elements of the input by 0-based ``indices`` (repeats and reordering allowed).
@@ -110,3 +116,6 @@ class Selector(Block):
 
     def output(self, u, x):
         return (u[0][:, self.indices],)
+
+    def lowering(self):
+        return Lowering("select", ints=tuple(int(i) for i in self.indices))

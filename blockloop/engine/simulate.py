@@ -9,6 +9,7 @@ import numpy as np
 
 from ..blocks import FromArray
 from ..errors import NonFiniteError, SimulationError
+from .backends import select_backend
 from .program import Program
 from .result import Result
 
@@ -17,7 +18,7 @@ __all__ = ["simulate", "plan_run", "RunPlan"]
 
 def simulate(program: Program, inputs=None, *, steps: int | None = None, Ts: float = 1.0,
              probes: Iterable[str] = (), initial_states: Mapping | None = None,
-             check_finite: bool = True) -> Result:
+             check_finite: bool = True, backend: str = "auto") -> Result:
     """Simulate ``program`` for T steps of ``Ts`` seconds.
 
     At every step k, in this order: sources take their k-th sample; every block's outputs
@@ -42,6 +43,14 @@ def simulate(program: Program, inputs=None, *, steps: int | None = None, Ts: flo
         Overrides a stateful block's initial condition for this run only.
     check_finite : bool
         Reject NaN/inf inputs and report the first non-finite logged sample (default).
+    backend : {"auto", "compiled", "interpreter"}
+        ``"interpreter"`` runs one numpy call per block per step (the reference semantics);
+        ``"compiled"`` runs the lowered program on the cached numba step loop (needs the
+        ``compiled`` extra; a block without a compiled rule sends the run to the interpreter
+        with a :class:`~blockloop.engine.backends.BackendFallbackWarning`); ``"auto"``
+        (default) is ``"compiled"`` when numba is installed, else ``"interpreter"``. Every
+        backend takes the same arguments, checked once by :func:`plan_run`, and returns the
+        same result to within a few ulps.
 
     Returns
     -------
@@ -57,7 +66,7 @@ def simulate(program: Program, inputs=None, *, steps: int | None = None, Ts: flo
     plan = plan_run(program, inputs, steps=steps, probes=probes, initial_states=initial_states,
                     check_finite=check_finite)
     batch, T = plan.batch, plan.steps
-    trace = _run(program, T, batch or 1, plan.feeds, plan.initial_states, plan.logs)
+    trace = select_backend(program, backend)(program, plan)
     if not batch:
         trace = {name: arr[:, 0, :] for name, arr in trace.items()}
     if check_finite:
@@ -268,46 +277,6 @@ def _subsystem_port(program: Program, ref: str, block: str, port: str) -> tuple[
         raise SimulationError(f"probe '{ref}': subsystem '{block}' has no connected port '{port}'; "
                               f"its connected ports: {', '.join(ports)}")
     return None
-
-
-def _run(program: Program, T: int, B: int, feeds, x0, logs) -> dict[str, np.ndarray]:
-    """The per-step loop. Everything it touches was laid out before the first step."""
-    dtype = program.dtype
-    sig: list = [None] * len(program.signal_index)
-    for idx, block in program.constants():
-        value = block.output((), None)[0]
-        sig[idx] = np.broadcast_to(value, (B, value.shape[-1]))
-    sources = []
-    for name, idx, block in program.time_sources():
-        data = feeds[name] if name in feeds else block.data
-        if data.ndim == 2:
-            data = data[:, None, :]
-        sources.append((idx, np.broadcast_to(data, (data.shape[0], B, data.shape[2]))))
-    states = [np.array(np.broadcast_to(x0[s.block], (B, s.size)), dtype=dtype) for s in program.states]
-    states.append(None)  # slot -1: blocks without state
-    buffers = {name: np.empty((T, B, size), dtype=dtype) for name, (_, size) in logs.items()}
-    log_pairs = [(buffers[name], idx) for name, (idx, _) in logs.items()]
-    ops, updates = program.ops, program.updates
-    with np.errstate(over="ignore", invalid="ignore"):  # non-finite values are reported after the run
-        _loop(T, sig, sources, states, ops, updates, log_pairs)
-    return buffers
-
-
-def _loop(T, sig, sources, states, ops, updates, log_pairs) -> None:
-    for k in range(T):
-        for idx, data in sources:
-            sig[idx] = data[k]
-        for fn, ins, outs, s, single in ops:
-            ys = fn([sig[i] for i in ins], states[s])
-            if single >= 0:
-                sig[single] = ys[0]
-            else:
-                for o, y in zip(outs, ys):  # noqa: B905 - hot loop; lengths fixed at compile
-                    sig[o] = y
-        for buf, idx in log_pairs:
-            buf[k] = sig[idx]
-        for fn, ins, _, s, _ in updates:
-            states[s] = fn([sig[i] for i in ins], states[s])
 
 
 def _check_finite_trace(trace: dict[str, np.ndarray], Ts: float) -> None:

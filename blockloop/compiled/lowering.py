@@ -1,0 +1,195 @@
+"""Lowering: a :class:`~blockloop.engine.Program` → flat integer/float tables for the step loop.
+
+Only the library's own op kernels run; what a diagram contributes is numbers (row offsets,
+sizes, opcodes, parameter values). No block name, file content or parameter ever becomes code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+
+from ..blocks import Block
+from .opcodes import OPCODES, WIDTH
+
+__all__ = ["LoweredProgram", "ParamSlot", "lower", "uncompiled_blocks"]
+
+
+@dataclass(frozen=True)
+class ParamSlot:
+    """Where a block parameter lives in a lowered program.
+
+    ``kind`` is ``"fpar"`` (op parameters, offset into ``fpar``), ``"const"`` (a Constant's
+    rows of ``sig``) or ``"state"`` (a stateful block's initial-state rows); ``shape`` is the
+    parameter's own shape (a scalar UnitDelay x0 fills every state row).
+    """
+
+    kind: str
+    offset: int
+    size: int
+    shape: tuple[int, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class LoweredProgram:
+    """A program as the step loop sees it. Structure only: no batch size, no run state.
+
+    Attributes
+    ----------
+    width : int
+        W, the number of signal rows of one step.
+    code : int64 (n_ops, 6)
+        One row per op in schedule order: opcode, output row, output size, first argument,
+        number of inputs, parameter offset (see :mod:`.ops`).
+    args : int64 (2·Σ inputs,)
+        (row, size) of each op input.
+    fpar, ipar : float (program dtype) and int64
+        Flat op parameters.
+    op_blocks : tuple of str
+        The block of each op (for messages and the reverse sweep).
+    rows : mapping (block, port) → (row, size)
+        Every output signal's rows.
+    constants : tuple of (row, values)
+    sources : mapping time-source name → (row, size)
+    states : mapping stateful block → (row, size)
+    updates : int64 (n_states, 4)
+        (size, input row, stage row, state row).
+    params : mapping "block.param" → ParamSlot
+    """
+
+    dtype: np.dtype
+    width: int
+    code: np.ndarray
+    args: np.ndarray
+    fpar: np.ndarray
+    ipar: np.ndarray
+    op_blocks: tuple[str, ...]
+    rows: MappingProxyType
+    constants: tuple
+    sources: MappingProxyType
+    states: MappingProxyType
+    updates: np.ndarray
+    params: MappingProxyType
+    signal_rows: dict = field(default_factory=dict)
+
+
+def trusted_lowering(block: Block):
+    """``block.lowering()`` when the class declaring it also declares the block's numpy rules.
+
+    A subclass that overrides ``output`` or ``update`` without its own ``lowering`` would be
+    run with its parent's op, so it gets None (the interpreter runs it).
+    """
+    mro = type(block).__mro__
+
+    def owner(attr):
+        return next(c for c in mro if attr in vars(c))
+
+    declared = owner("lowering")
+    if declared is Block:
+        return None
+    for rule in ("output", "update"):
+        if not issubclass(declared, owner(rule)):
+            return None
+    return block.lowering()
+
+
+def uncompiled_blocks(program) -> dict[str, str]:
+    """Block path → type name of every block the compiled backend cannot run (empty if none)."""
+    return {name: block.type_name for name, block in program.blocks.items()
+            if trusted_lowering(block) is None}
+
+
+class _Builder:
+    """Accumulates rows and op tables while walking the schedule."""
+
+    def __init__(self, program):
+        self.program = program
+        self.width = 0
+        self.rows: dict[tuple[str, str], tuple[int, int]] = {}
+        self.code, self.args, self.fpar, self.ipar, self.op_blocks = [], [], [], [], []
+        self.params: dict[str, ParamSlot] = {}
+        self.by_index = {i: key for key, i in program.signal_index.items()}
+
+    def allocate(self, size: int) -> int:
+        row, self.width = self.width, self.width + size
+        return row
+
+    def input_rows(self, name: str, port: str) -> tuple[int, int]:
+        return self.rows[self.by_index[self.program.driver_index(name, port)]]
+
+    def add_fpar(self, values) -> int:
+        offset = sum(len(v) for v in self.fpar)
+        self.fpar.append(np.asarray(values, dtype=self.program.dtype).reshape(-1))
+        return offset
+
+    def emit(self, name: str, block: Block, lowering) -> None:
+        (row, size), = (self.rows[(name, p)] for p in block.outputs)
+        first = len(self.args) // 2
+        for port in block.inputs:
+            self.args.extend(self.input_rows(name, port))
+        p = 0
+        if lowering.params is not None:
+            p = self.add_fpar(lowering.params)
+            for pname, arr in block.arrays().items():
+                self.params[f"{name}.{pname}"] = ParamSlot("fpar", p, arr.size, arr.shape)
+        if lowering.op == "select":
+            p = len(self.ipar)
+            self.ipar.extend(lowering.ints)
+        self.code.append((OPCODES[lowering.op], row, size, first, len(block.inputs), p))
+        self.op_blocks.append(name)
+
+
+def lower(program) -> LoweredProgram:
+    """Lower ``program`` (every block must have a trusted lowering; see :func:`uncompiled_blocks`)."""
+    lowerings = {name: trusted_lowering(b) for name, b in program.blocks.items()}
+    missing = [n for n, lw in lowerings.items() if lw is None]
+    if missing:
+        raise ValueError(f"blocks without a compiled rule: {missing}")
+    bld = _Builder(program)
+    states, constants, sources = {}, [], {}
+    # Pass 1: rows for every output that owns its rows (a delay's output is its state).
+    for name in program.order:
+        block, lw = program.blocks[name], lowerings[name]
+        if lw.op == "split":
+            continue
+        for port in block.outputs:
+            bld.rows[(name, port)] = (bld.allocate(program.out_sizes[(name, port)]), program.out_sizes[(name, port)])
+        if lw.op == "delay":
+            states[name] = bld.rows[(name, "y")]
+            x0 = block.arrays()["x0"]
+            bld.params[f"{name}.x0"] = ParamSlot("state", states[name][0], x0.size, x0.shape)
+        elif lw.op == "constant":
+            constants.append((bld.rows[(name, "y")][0], lw.params))
+            bld.params[f"{name}.value"] = ParamSlot("const", bld.rows[(name, "y")][0], lw.params.size,
+                                                    lw.params.shape)
+        elif lw.op == "source":
+            sources[name] = bld.rows[(name, "y")]
+    # Pass 2: Demux outputs are views of their input's rows; other ops in schedule order.
+    for name in program.order:
+        block, lw = program.blocks[name], lowerings[name]
+        if lw.op == "split":
+            row, _ = bld.input_rows(name, "u")
+            for port, size in zip(block.outputs, lw.ints, strict=True):
+                bld.rows[(name, port)] = (row, size)
+                row += size
+        elif lw.op in OPCODES:
+            bld.emit(name, block, lw)
+    updates = []
+    stage = 0
+    for name, (row, size) in states.items():
+        updates.append((size, bld.input_rows(name, "u")[0], stage, row))
+        stage += size
+    signal_rows = {i: bld.rows[key] for i, key in bld.by_index.items()}
+    return LoweredProgram(
+        dtype=program.dtype, width=bld.width,
+        code=np.array(bld.code, dtype=np.int64).reshape(-1, WIDTH),
+        args=np.array(bld.args, dtype=np.int64),
+        fpar=np.concatenate(bld.fpar) if bld.fpar else np.zeros(0, program.dtype),
+        ipar=np.array(bld.ipar, dtype=np.int64),
+        op_blocks=tuple(bld.op_blocks), rows=MappingProxyType(bld.rows), constants=tuple(constants),
+        sources=MappingProxyType(sources), states=MappingProxyType(states),
+        updates=np.array(updates, dtype=np.int64).reshape(-1, 4), params=MappingProxyType(bld.params),
+        signal_rows=signal_rows,
+    )

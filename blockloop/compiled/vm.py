@@ -1,0 +1,157 @@
+"""The step loop of the compiled backend: one numba function runs every diagram.
+
+It is compiled once per dtype and cached on disk (``cache=True``), so a new diagram never
+pays a compile: a diagram is data (the lowered tables of :mod:`.lowering`), not code.
+
+Layout: ``sig`` is a flat array of W rows × B batch columns (row r, column b at ``r·B + b``);
+a signal of size n is n consecutive rows, i.e. n·B consecutive elements, so elementwise ops
+are single contiguous loops that vectorize over the batch. Offsets are unsigned (``B`` is a
+uint64), which spares numba's negative-index wraparound, and the ops are written inline in
+the loop rather than as functions taking arrays, which spares reference counting per op.
+
+The forward rule of every op (opcode in :mod:`.opcodes`; each block declares its op in
+``Block.lowering``) — the reverse sweep in :mod:`.reverse` holds the matching adjoints:
+
+======================  ==============================================  =========================
+op                      forward rule (per batch column)                  block
+======================  ==============================================  =========================
+gain_scalar         1   y = k·u                                          Gain (scalar K)
+gain_elementwise    2   y = K ⊙ u                                        Gain (vector K)
+gain_matrix         3   y = K·u, left-to-right dot products              Gain (matrix K)
+sum                 4   y = s₁u₁ + s₂u₂ + …, left to right, s = ±1       Sum
+product             5   y = u₁ ⊙ u₂ ⊙ …, left to right                   Product
+sigmoid             6   y = 1 / (1 + e^−u)   (:func:`.mathfn.sigmoid`)    Sigmoid
+tanh                7   y = tanh u           (:func:`.mathfn.tanh`)       Tanh
+concat              8   y = [u₁; u₂; …]                                  Mux
+select              9   y_i = u[idx_i]                                   Selector
+======================  ==============================================  =========================
+
+Resolved when lowering, never executed per op: Constant (rows written once), Inport and
+FromArray (rows copied from the sources each step), Outport and Probe (rows logged), Demux
+(outputs are views of the input's rows), UnitDelay (its output *is* its state rows; the
+update copies its input there after logging, staged so that delay chains read old states).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .mathfn import sigmoid, tanh
+from .opcodes import IN0, NIN, OP, OUT, P, N
+
+__all__ = ["run_steps"]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def run_steps(steps, code, args, fpar, ipar, sources, updates, logs, sig, src, log, stage, trace, B, zero):
+    """Run ``steps`` steps of a lowered program on one batch chunk, in place.
+
+    At each step k: copy the sources' k-th samples into their rows; run the ops in schedule
+    order; copy the logged rows into ``log[k]``; keep ``sig`` in ``trace[k]`` if a trace is
+    kept (for the reverse sweep); then every state takes its update.
+
+    Parameters
+    ----------
+    steps : int
+    code, args, fpar, ipar : the op table and its arguments (see :mod:`.lowering`)
+    sources, logs : int64 (·, 3)
+        (signal row, source/log row, size) triples.
+    updates : int64 (·, 4)
+        (size, input row, stage row, state row) per stateful block.
+    sig : (W·B,) signal rows, constants and initial states filled in
+    src : (T, S·B) source samples; log : (T, L·B) logged samples, written here
+    stage : (X·B,) scratch for the updates
+    trace : (T, W·B), or (0, W·B) to keep none
+    B : uint64, the number of batch columns
+    zero : 0 in the program's dtype (so a float32 dot product accumulates in float32)
+    """
+    keep = trace.shape[0] > 0
+    for k in range(steps):
+        for s in range(sources.shape[0]):
+            row, col, m = np.uint64(sources[s, 0]) * B, np.uint64(sources[s, 1]) * B, np.uint64(sources[s, 2]) * B
+            for e in range(m):
+                sig[row + e] = src[k, col + e]
+        for o in range(code.shape[0]):
+            op, nin = code[o, OP], code[o, NIN]
+            out, n, p = np.uint64(code[o, OUT]) * B, np.uint64(code[o, N]), np.uint64(code[o, P])
+            m = n * B
+            a = 2 * code[o, IN0]  # args[a + 2j] is input j's row, args[a + 2j + 1] its size
+            u = np.uint64(args[a]) * B
+            if op == 3:  # gain_matrix
+                kn = np.uint64(args[a + 1])
+                if B == 1:
+                    for i in range(n):
+                        acc = zero
+                        for j in range(kn):
+                            acc += fpar[p + i * kn + j] * sig[u + j]
+                        sig[out + i] = acc
+                else:
+                    for i in range(n):
+                        y = out + i * B
+                        for b in range(B):
+                            sig[y + b] = 0
+                        for j in range(kn):
+                            kij, x = fpar[p + i * kn + j], u + j * B
+                            for b in range(B):
+                                sig[y + b] += kij * sig[x + b]
+            elif op == 6:  # sigmoid
+                for e in range(m):
+                    sig[out + e] = sigmoid(sig[u + e])
+            elif op == 7:  # tanh
+                for e in range(m):
+                    sig[out + e] = tanh(sig[u + e])
+            elif op == 4:  # sum
+                s0 = fpar[p]
+                for e in range(m):
+                    sig[out + e] = s0 * sig[u + e]
+                for j in range(1, nin):
+                    u = np.uint64(args[a + 2 * j]) * B
+                    if fpar[p + np.uint64(j)] > 0:
+                        for e in range(m):
+                            sig[out + e] = sig[out + e] + sig[u + e]
+                    else:
+                        for e in range(m):
+                            sig[out + e] = sig[out + e] - sig[u + e]
+            elif op == 5:  # product
+                for e in range(m):
+                    sig[out + e] = sig[u + e]
+                for j in range(1, nin):
+                    u = np.uint64(args[a + 2 * j]) * B
+                    for e in range(m):
+                        sig[out + e] = sig[out + e] * sig[u + e]
+            elif op == 1:  # gain_scalar
+                g = fpar[p]
+                for e in range(m):
+                    sig[out + e] = g * sig[u + e]
+            elif op == 2:  # gain_elementwise
+                for i in range(n):
+                    g = fpar[p + i]
+                    for e in range(i * B, i * B + B):
+                        sig[out + e] = g * sig[u + e]
+            elif op == 8:  # concat
+                y = out
+                for j in range(nin):
+                    u, size = np.uint64(args[a + 2 * j]) * B, np.uint64(args[a + 2 * j + 1]) * B
+                    for e in range(size):
+                        sig[y + e] = sig[u + e]
+                    y += size
+            elif op == 9:  # select
+                for i in range(n):
+                    x = u + np.uint64(ipar[p + i]) * B
+                    for b in range(B):
+                        sig[out + i * B + b] = sig[x + b]
+        for s in range(logs.shape[0]):
+            row, col, m = np.uint64(logs[s, 0]) * B, np.uint64(logs[s, 1]) * B, np.uint64(logs[s, 2]) * B
+            for e in range(m):
+                log[k, col + e] = sig[row + e]
+        if keep:
+            trace[k, :] = sig
+        for s in range(updates.shape[0]):
+            m, row, col = np.uint64(updates[s, 0]) * B, np.uint64(updates[s, 1]) * B, np.uint64(updates[s, 2]) * B
+            for e in range(m):
+                stage[col + e] = sig[row + e]
+        for s in range(updates.shape[0]):
+            m, col, row = np.uint64(updates[s, 0]) * B, np.uint64(updates[s, 2]) * B, np.uint64(updates[s, 3]) * B
+            for e in range(m):
+                sig[row + e] = stage[col + e]
