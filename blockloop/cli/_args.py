@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 
-__all__ = ["positive_int", "seed", "positive_float"]
+__all__ = ["positive_int", "seed", "positive_float", "add_backend_option"]
 
 
 def positive_int(text: str) -> int:
@@ -39,3 +39,12 @@ def positive_float(text: str) -> float:
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
+
+
+def add_backend_option(parser: argparse.ArgumentParser) -> None:
+    """``--backend auto|compiled|interpreter`` (see ``blockloop.engine.simulate.simulate``)."""
+    from ..engine.backends import BACKENDS
+
+    parser.add_argument("--backend", choices=BACKENDS, default="auto",
+                        help="simulation engine: compiled (numba step loop), interpreter (numpy, the reference "
+                             "semantics) or auto (compiled when numba is installed; default)")

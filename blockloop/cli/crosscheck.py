@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._args import positive_float, positive_int, seed
+from ._args import add_backend_option, positive_float, positive_int, seed
 
 __all__ = ["register", "run"]
 
@@ -32,6 +32,7 @@ def register(sub) -> None:
     p.add_argument("--plot", metavar="FILE.png",
                    help="save the comparison plot of y: diagram float64 against torch float32 (the reference's "
                         "setup) and torch float64, with a |difference| panel (.png/.svg/.pdf)")
+    add_backend_option(p)
     p.set_defaults(run=run)
 
 
@@ -44,7 +45,7 @@ def run(args) -> int:
     shape = (args.steps, args.ni) if args.batch is None else (args.steps, args.batch, args.ni)
     # MATLAB's randn stream cannot be reproduced; the input is numpy's seeded normal.
     u = np.random.default_rng(args.seed).standard_normal(shape)
-    report = crosscheck(weights, u, Ts=args.ts, per_gate=args.per_gate)
+    report = crosscheck(weights, u, Ts=args.ts, per_gate=args.per_gate, backend=args.backend)
     bdsim_check = _against_bdsim(report, weights, u, args.ts) if args.against == "bdsim" else None
     if args.plot is not None:
         plot_crosscheck(report, args.plot)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ParameterError, SimulationError
-from ._args import positive_float, positive_int
+from ._args import add_backend_option, positive_float, positive_int
 
 __all__ = ["register", "run", "read_inputs", "write_result"]
 
@@ -33,6 +33,7 @@ def register(sub) -> None:
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64",
                    help="precision of every signal, state and parameter (default float64)")
     p.add_argument("--plot", metavar="FILE.png", help="save a stairs plot of every logged signal (.png/.svg/.pdf)")
+    add_backend_option(p)
     p.set_defaults(run=run)
 
 
@@ -135,7 +136,7 @@ def run(args) -> int:
     program = diagram.compile(dtype=args.dtype)
     inputs = read_inputs(args.input, program.inputs)
     _missing_inputs(program, inputs)
-    result = program.simulate(inputs, steps=args.steps, Ts=args.ts, probes=args.probe)
+    result = program.simulate(inputs, steps=args.steps, Ts=args.ts, probes=args.probe, backend=args.backend)
     print(summary(result, diagram.name, args.file, args.dtype))
     if args.out is not None:
         keys = write_result(result, args.out)

@@ -37,8 +37,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .mathfn import sigmoid, tanh
-from .opcodes import IN0, NIN, OP, OUT, P, N
+from ._cache import drop_stale
+
+drop_stale(__file__, "mathfn.py", "opcodes.py")
+
+from .mathfn import sigmoid, tanh  # noqa: E402 - after the cache check
+from .opcodes import IN0, NIN, OP, OUT, P, N  # noqa: E402
 
 __all__ = ["run_steps"]
 

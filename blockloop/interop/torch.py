@@ -245,7 +245,7 @@ def _compare(a: np.ndarray, b: np.ndarray, tol: float) -> Comparison:
 
 
 def crosscheck(weights: NetworkWeights, u: np.ndarray, Ts: float = 0.1, per_gate: bool = False,
-               per_step: bool = False, tolerance_scale: float | None = 1.0) -> CrosscheckReport:
+               per_step: bool = False, tolerance_scale: float | None = 1.0, backend: str = "auto") -> CrosscheckReport:
     """Simulate the LSTM diagram and the equivalent ``nn.LSTM`` and compare their outputs.
 
     Comparisons: ``float64`` (diagram vs torch, both double; tolerance 1e-12),
@@ -260,6 +260,7 @@ def crosscheck(weights: NetworkWeights, u: np.ndarray, Ts: float = 0.1, per_gate
     per_gate : also compare every gate, cell and hidden signal of every layer (float64)
     per_step : also list the max |difference| of y at each step (float64)
     tolerance_scale : factor on the tolerances (default 1: absolute); None scales them by max(1, max |y|)
+    backend : the diagram's simulation backend (see :func:`blockloop.engine.simulate.simulate`)
 
     Examples
     --------
@@ -272,7 +273,7 @@ def crosscheck(weights: NetworkWeights, u: np.ndarray, Ts: float = 0.1, per_gate
     net = lstm_network(weights)
     runs = {}
     for dt in ("float64", "float32"):
-        runs[dt] = net.compile(dtype=dt).simulate({"u": u}, Ts=Ts)
+        runs[dt] = net.compile(dtype=dt).simulate({"u": u}, Ts=Ts, backend=backend)
     torch_y = {dt: torch_forward(weights, u, dt) for dt in ("float64", "float32")}
     scale = tolerance_scale
     if scale is None:
@@ -285,7 +286,7 @@ def crosscheck(weights: NetworkWeights, u: np.ndarray, Ts: float = 0.1, per_gate
         comparisons["float64"].per_step = [float(v) for v in diff.max(axis=1)]
     if per_gate:
         ref = torch_gates(weights, u, "float64")
-        probed = net.compile().simulate({"u": u}, Ts=Ts, probes=list(ref))
+        probed = net.compile().simulate({"u": u}, Ts=Ts, probes=list(ref), backend=backend)
         comparisons["float64"].per_signal = {
             name: _compare(probed[name], val, TOLERANCES["float64"] * scale).as_dict() for name, val in ref.items()
         }
@@ -293,6 +294,6 @@ def crosscheck(weights: NetworkWeights, u: np.ndarray, Ts: float = 0.1, per_gate
     shapes = {"ni": weights.ni, "nn": [layer.nn for layer in weights.layers], "no": weights.no,
               "layers": len(weights.layers),
               "steps": int(u.shape[0]), "batch": int(u.shape[1]) if u.ndim == 3 else None, "Ts": Ts,
-              "tolerance_scale": scale}
+              "tolerance_scale": scale, "backend": backend}
     return CrosscheckReport(comparisons=comparisons, shapes=shapes,
                             results={"diagram": runs, "torch": torch_y})
