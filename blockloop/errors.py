@@ -11,6 +11,7 @@ __all__ = [
     "SimulationError",
     "NonFiniteError",
     "DiagramFileError",
+    "DifferentiationError",
 ]
 
 
@@ -69,3 +70,7 @@ class DiagramFileError(BlockloopError, ValueError):
         super().__init__(f"{where}: {message}" if where else message)
         self.path = path
         self.location = location
+
+
+class DifferentiationError(BlockloopError, TypeError):
+    """A gradient was asked through a block that declares no adjoint, or of something not trainable."""

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import ParameterError, SizeMismatchError
 
-__all__ = ["Block", "Lowering", "as_float_array", "as_vector", "as_matrix", "numbered_ports", "same_size"]
+__all__ = ["Block", "Lowering", "declares_with_rules", "as_float_array", "as_vector", "as_matrix", "numbered_ports", "same_size"]
 
 
 class Lowering(NamedTuple):
@@ -168,6 +168,27 @@ class Block:
         """Length of the state vector, once port sizes are known."""
         raise NotImplementedError(f"{self.type_name} has no state")
 
+    # -- adjoints (reverse-mode gradients; see blockloop.autodiff) ---------------------------
+    def output_vjp(self, u: Sequence[np.ndarray], x: np.ndarray | None, y: Sequence[np.ndarray],
+                   gy: Sequence[np.ndarray]) -> tuple[tuple, np.ndarray | None, dict[str, np.ndarray]]:
+        """Vector–Jacobian product of the output rule ``y = output(u, x)``.
+
+        Given the inputs, state and outputs of one step (arrays (B, n)) and the cotangents
+        ``gy`` of the outputs, return ``(gu, gx, gparams)``: the cotangent of each input (None
+        for an input the outputs do not depend on), of the state (None if none), and of each
+        array parameter in :meth:`arrays`, summed over the batch, in the parameter's shape.
+        A block type without this method cannot be differentiated (the engine says which).
+        """
+        raise NotImplementedError
+
+    def update_vjp(self, u: Sequence[np.ndarray], x: np.ndarray,
+                   gx_next: np.ndarray) -> tuple[tuple, np.ndarray | None, dict[str, np.ndarray]]:
+        """Vector–Jacobian product of the update rule ``x[k+1] = update(u, x)`` (stateful blocks).
+
+        Returns ``(gu, gx, gparams)`` as :meth:`output_vjp`, from the cotangent of x[k+1].
+        """
+        raise NotImplementedError
+
     def lowering(self) -> Lowering | None:
         """The op that runs this block on the compiled backend, or None (interpreter only).
 
@@ -185,6 +206,23 @@ class Block:
             else:
                 shown.append(f"{key}={val!r}")
         return f"{self.type_name}({', '.join(shown)})"
+
+
+def declares_with_rules(block: Block, method: str) -> bool:
+    """Whether ``method`` of ``block`` was written knowing the block's numpy rules.
+
+    True when the class that defines ``method`` (a lowering or an adjoint) is the class that
+    defines ``output`` and ``update``, or a subclass of it, and is not the :class:`Block` base.
+    A user subclass that overrides ``output`` but inherits ``lowering``/``output_vjp`` gets
+    False, so its parent's op or adjoint is never applied to its different math.
+    """
+    mro = type(block).__mro__
+
+    def owner(attr):
+        return next(c for c in mro if attr in vars(c))
+
+    declared = owner(method)
+    return declared is not Block and all(issubclass(declared, owner(rule)) for rule in ("output", "update"))
 
 
 def same_size(in_sizes: Mapping[str, int | None], ports: Sequence[str]) -> int | None:

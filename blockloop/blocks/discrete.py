@@ -62,5 +62,11 @@ class UnitDelay(Block):
     def update(self, u, x):
         return u[0]
 
+    def output_vjp(self, u, x, y, gy):
+        return (None,), gy[0], {}
+
+    def update_vjp(self, u, x, gx_next):
+        return (gx_next,), None, {}
+
     def lowering(self):
         return Lowering("delay")

@@ -33,6 +33,9 @@ class Constant(Block):
     def output(self, u, x):
         return (self.value[None, :],)
 
+    def output_vjp(self, u, x, y, gy):
+        return (), None, {"value": gy[0].sum(axis=0)}
+
     def lowering(self):
         return Lowering("constant", self.value)
 
@@ -77,6 +80,13 @@ class Gain(Block):
             return (u[0] @ self._KT,)
         return (self.K * u[0],)
 
+    def output_vjp(self, u, x, y, gy):
+        g, v = gy[0], u[0]
+        if self.K.ndim == 2:  # y = K·u: gu = Kᵀ·gy, gK = Σ_b gy ⊗ u
+            return (g @ self.K,), None, {"K": g.T @ v}
+        gK = (g * v).sum(axis=0)
+        return (self.K * g,), None, {"K": gK.sum() if self.K.ndim == 0 else gK}
+
     def lowering(self):
         op = ("gain_scalar", "gain_elementwise", "gain_matrix")[self.K.ndim]
         return Lowering(op, self.K.reshape(-1), tuple(self.K.shape))
@@ -112,6 +122,9 @@ class Sum(Block):
             y = y + v if s == "+" else y - v
         return (y,)
 
+    def output_vjp(self, u, x, y, gy):
+        return tuple(gy[0] if s == "+" else -gy[0] for s in self.signs), None, {}
+
     def lowering(self):
         return Lowering("sum", np.array([1.0 if s == "+" else -1.0 for s in self.signs]))
 
@@ -144,6 +157,16 @@ class Product(Block):
         for v in u[1:]:
             y = y * v
         return (y,)
+
+    def output_vjp(self, u, x, y, gy):
+        grads = []
+        for j in range(len(u)):
+            g = gy[0]
+            for i, v in enumerate(u):
+                if i != j:
+                    g = g * v
+            grads.append(g)
+        return tuple(grads), None, {}
 
     def lowering(self):
         return Lowering("product")

@@ -38,6 +38,9 @@ class Sigmoid(_Pointwise):
     def output(self, u, x):
         return (expit(u[0]),)
 
+    def output_vjp(self, u, x, y, gy):
+        return (gy[0] * y[0] * (1 - y[0]),), None, {}  # σ' = σ(1 − σ)
+
     def lowering(self):
         return Lowering("sigmoid")
 
@@ -50,6 +53,9 @@ class Tanh(_Pointwise):
 
     def output(self, u, x):
         return (np.tanh(u[0]),)
+
+    def output_vjp(self, u, x, y, gy):
+        return (gy[0] * (1 - y[0] * y[0]),), None, {}  # tanh' = 1 − tanh²
 
     def lowering(self):
         return Lowering("tanh")

@@ -34,6 +34,10 @@ class Mux(Block):
     def output(self, u, x):
         return (np.concatenate(u, axis=-1),)
 
+    def output_vjp(self, u, x, y, gy):
+        edges = np.cumsum([0] + [v.shape[-1] for v in u])
+        return tuple(gy[0][:, a:b] for a, b in zip(edges[:-1], edges[1:], strict=True)), None, {}
+
     def lowering(self):
         return Lowering("concat")
 
@@ -74,6 +78,9 @@ class Demux(Block):
     def output(self, u, x):
         v = u[0]
         return tuple(v[:, s] for s in self._slices)
+
+    def output_vjp(self, u, x, y, gy):
+        return (np.concatenate(gy, axis=-1),), None, {}
 
     def lowering(self):
         return Lowering("split", ints=self.sizes)
@@ -116,6 +123,11 @@ class Selector(Block):
 
     def output(self, u, x):
         return (u[0][:, self.indices],)
+
+    def output_vjp(self, u, x, y, gy):
+        gu = np.zeros_like(u[0])
+        np.add.at(gu, (slice(None), self.indices), gy[0])  # repeated indices add up
+        return (gu,), None, {}
 
     def lowering(self):
         return Lowering("select", ints=tuple(int(i) for i in self.indices))

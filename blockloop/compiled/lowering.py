@@ -11,7 +11,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from ..blocks import Block
+from ..blocks.base import Block, declares_with_rules
 from .opcodes import OPCODES, WIDTH
 
 __all__ = ["LoweredProgram", "ParamSlot", "lower", "uncompiled_blocks"]
@@ -76,23 +76,12 @@ class LoweredProgram:
 
 
 def trusted_lowering(block: Block):
-    """``block.lowering()`` when the class declaring it also declares the block's numpy rules.
+    """``block.lowering()`` if the class declaring it also declares the block's numpy rules, else None.
 
     A subclass that overrides ``output`` or ``update`` without its own ``lowering`` would be
     run with its parent's op, so it gets None (the interpreter runs it).
     """
-    mro = type(block).__mro__
-
-    def owner(attr):
-        return next(c for c in mro if attr in vars(c))
-
-    declared = owner("lowering")
-    if declared is Block:
-        return None
-    for rule in ("output", "update"):
-        if not issubclass(declared, owner(rule)):
-            return None
-    return block.lowering()
+    return block.lowering() if declares_with_rules(block, "lowering") else None
 
 
 def uncompiled_blocks(program) -> dict[str, str]:

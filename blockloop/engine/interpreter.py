@@ -9,12 +9,16 @@ from .program import Program
 __all__ = ["run_plan"]
 
 
-def run_plan(program: Program, plan) -> dict[str, np.ndarray]:
-    """Run a checked :class:`~blockloop.engine.simulate.RunPlan`; logged name → (T, B, n)."""
-    return _run(program, plan.steps, plan.batch or 1, plan.feeds, plan.initial_states, plan.logs)
+def run_plan(program: Program, plan, trace: list | None = None) -> dict[str, np.ndarray]:
+    """Run a checked :class:`~blockloop.engine.simulate.RunPlan`; logged name → (T, B, n).
+
+    With a ``trace`` list, each step appends ``(signals, states)``: the list of every signal
+    (indexed like ``program.signal_index``) and of every state x[k], for the reverse sweep.
+    """
+    return _run(program, plan.steps, plan.batch or 1, plan.feeds, plan.initial_states, plan.logs, trace)
 
 
-def _run(program: Program, T: int, B: int, feeds, x0, logs) -> dict[str, np.ndarray]:
+def _run(program: Program, T: int, B: int, feeds, x0, logs, trace=None) -> dict[str, np.ndarray]:
     """The per-step loop. Everything it touches was laid out before the first step."""
     dtype = program.dtype
     sig: list = [None] * len(program.signal_index)
@@ -33,11 +37,11 @@ def _run(program: Program, T: int, B: int, feeds, x0, logs) -> dict[str, np.ndar
     log_pairs = [(buffers[name], idx) for name, (idx, _) in logs.items()]
     ops, updates = program.ops, program.updates
     with np.errstate(over="ignore", invalid="ignore"):  # non-finite values are reported after the run
-        _loop(T, sig, sources, states, ops, updates, log_pairs)
+        _loop(T, sig, sources, states, ops, updates, log_pairs, trace)
     return buffers
 
 
-def _loop(T, sig, sources, states, ops, updates, log_pairs) -> None:
+def _loop(T, sig, sources, states, ops, updates, log_pairs, trace) -> None:
     for k in range(T):
         for idx, data in sources:
             sig[idx] = data[k]
@@ -50,5 +54,7 @@ def _loop(T, sig, sources, states, ops, updates, log_pairs) -> None:
                     sig[o] = y
         for buf, idx in log_pairs:
             buf[k] = sig[idx]
+        if trace is not None:  # blocks return new arrays, never write into old ones: a shallow copy keeps step k
+            trace.append((list(sig), list(states)))
         for fn, ins, _, s, _ in updates:
             states[s] = fn([sig[i] for i in ins], states[s])

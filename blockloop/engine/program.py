@@ -118,6 +118,22 @@ class Program:
         """(signal index, block) of every constant block."""
         return [(self.signal_index[(n, "y")], self.blocks[n]) for n in self.order if self.blocks[n].is_constant]
 
+    def parameters(self, paths=None) -> dict:
+        """``{"block.param": copy}`` of trainable parameters (all by default), e.g. ``["lstm1/W.K"]``.
+
+        See :mod:`blockloop.autodiff.parameters`; pass the result (or new values under the
+        same paths) to :func:`blockloop.autodiff.gradient` or :meth:`with_parameters`.
+        """
+        from ..autodiff.parameters import parameter_values
+
+        return parameter_values(self, paths)
+
+    def with_parameters(self, values, check_finite: bool = True) -> Program:
+        """A new Program whose parameters ``{"block.param": array}`` take the given values."""
+        from ..autodiff.parameters import with_parameters
+
+        return with_parameters(self, values, check_finite)
+
     def simulate(self, inputs=None, **kwargs):
         """Run the program; see :func:`blockloop.engine.simulate.simulate`."""
         from .simulate import simulate

@@ -1,0 +1,8 @@
+"""Gradients through diagrams: trainable parameters by path, losses, backpropagation through time."""
+
+from .gradient import GradientResult, gradient
+from .losses import LOSSES, loss_and_cotangent
+from .parameters import parameter_values, trainable_paths, with_parameters
+
+__all__ = ["gradient", "GradientResult", "LOSSES", "loss_and_cotangent", "parameter_values",
+           "trainable_paths", "with_parameters"]

@@ -1,0 +1,185 @@
+"""gradient: a loss of a diagram's logged signals and its gradient with respect to block parameters.
+
+Reverse-mode differentiation through the schedule and through the unit delays (backpropagation
+through time), batch included, on the compiled backend (:mod:`blockloop.compiled.reverse`) or
+on the interpreter with each block's own adjoint (:mod:`.interpreted`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..engine.backends import BACKENDS, select_backend
+from ..engine.simulate import plan_run
+from ..errors import DifferentiationError, NonFiniteError, SimulationError
+from .losses import LOSSES, loss_and_cotangent
+from .parameters import _as_paths, checked_value, split_path, with_parameters
+
+__all__ = ["gradient", "GradientResult"]
+
+
+@dataclass(frozen=True)
+class GradientResult:
+    """What :func:`gradient` computed.
+
+    Attributes
+    ----------
+    loss : float
+        The loss at the given parameter values (float64 sum, whatever the program dtype).
+    grads : dict path → ndarray
+        ∂loss/∂parameter, in each parameter's shape and the program's dtype.
+    signals : dict name → ndarray
+        The targeted signals as simulated, shaped like ``simulate``'s results.
+    backend : str
+        ``"compiled"`` or ``"interpreter"``: which reverse sweep ran.
+    """
+
+    loss: float
+    grads: dict = field(default_factory=dict)
+    signals: dict = field(default_factory=dict)
+    backend: str = "interpreter"
+
+
+def gradient(program, inputs, targets, params, *, loss: str = "half-mse", initial_states=None,
+             steps: int | None = None, backend: str = "auto", check_finite: bool = True) -> GradientResult:
+    """Loss of the diagram's signals against ``targets`` and its gradient w.r.t. ``params``.
+
+    Parameters
+    ----------
+    program : Program
+    inputs : as for :func:`~blockloop.engine.simulate.simulate`
+    targets : mapping signal name → array, or one array when the diagram has one output
+        Each target has the shape the signal is logged with: (T, n), or (T, B, n) for a batch.
+        Names are outputs, Probe blocks or ``"block.port"`` probes, e.g. ``"lstm1/h_prod.y"``.
+    params : sequence of paths, or mapping path → value
+        Trainable parameters ``"block.param"`` (see :meth:`Program.parameters`); with a mapping
+        the loss and gradient are evaluated at those values instead of the program's.
+    loss : ``"half-mse"`` (Σ err² / (2·B·T)) or ``"mse"`` (Σ err² / (B·T·R)); see :mod:`.losses`
+    initial_states, steps : as for ``simulate``
+    backend : ``"auto"`` (compiled reverse sweep when numba is installed and every block has a
+        compiled op), ``"compiled"`` or ``"interpreter"`` (each block's ``output_vjp``)
+    check_finite : reject non-finite inputs, parameters and a non-finite loss
+
+    Returns
+    -------
+    GradientResult
+
+    Raises
+    ------
+    DifferentiationError
+        An unknown or untrainable parameter, a block without an adjoint, or an x0 overridden
+        by ``initial_states`` (it then has no effect).
+    SimulationError, NonFiniteError
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from blockloop.diagrams.examples import gain_feedback   # y[k] = u[k] + 0.5·y[k−1]
+    >>> p = gain_feedback().compile()
+    >>> u = np.ones((3, 1)); target = np.zeros((3, 1))
+    >>> r = gradient(p, u, target, ["g.K"])                   # y = 1, 1.5, 1.75
+    >>> round(r.loss, 6), r.grads["g.K"].round(6).tolist()     # Σy²/6; Σ y·∂y/∂K / 3
+    (1.052083, 0.833333)
+    """
+    if loss not in LOSSES:
+        raise DifferentiationError(f"loss: expected one of {LOSSES}, got {loss!r}")
+    values = dict(params) if isinstance(params, Mapping) else None
+    paths = _as_paths(list(values) if values is not None else params)
+    for path in paths:
+        split_path(program, path)
+    _check_x0_overrides(paths, initial_states)
+    targets = _targets(program, targets)
+    plan = plan_run(program, inputs, steps=steps, probes=[n for n in targets if n not in program.outputs
+                                                          and n not in program.probes],
+                    initial_states=initial_states, check_finite=check_finite)
+    targets = {name: _target_array(name, arr, plan, program.dtype) for name, arr in targets.items()}
+    run = _select(program, backend)
+    if run is None:
+        from .interpreted import run_backward
+
+        evaluated = with_parameters(program, values, check_finite) if values else program
+        engine = "interpreter"
+    else:
+        from ..compiled.reverse import run_backward
+
+        evaluated = program
+        values = {p: checked_value(program, p, v, check_finite) for p, v in (values or {}).items()}
+        engine = "compiled"
+
+    def cotangent_of(logged):
+        names = list(targets)
+        err = np.concatenate([logged[n].astype(np.float64) - targets[n] for n in names], axis=2)
+        value, g = loss_and_cotangent(err, loss)
+        if check_finite and not np.isfinite(value):
+            raise NonFiniteError(f"the loss is {value}: a targeted signal or target is not finite")
+        cols = np.cumsum([0] + [targets[n].shape[2] for n in names])
+        return value, {n: g[:, :, a:b].astype(program.dtype) for n, a, b in zip(names, cols[:-1], cols[1:],
+                                                                                 strict=True)}
+
+    if engine == "interpreter":
+        logged, value, grads = _two_pass(run_backward, evaluated, plan, cotangent_of, paths)
+    else:
+        logged, value, grads = run_backward(evaluated, plan, cotangent_of, paths, values, list(targets))
+    batched = plan.batch is not None
+    signals = {n: (logged[n] if batched else logged[n][:, 0, :]) for n in targets}
+    return GradientResult(loss=value, grads=grads, signals=signals, backend=engine)
+
+
+def _two_pass(run_backward, program, plan, cotangent_of, paths):
+    """The interpreter's sweep needs the cotangents before it starts: forward once, then again with a trace."""
+    from ..engine import interpreter
+
+    value, cot = cotangent_of(interpreter.run_plan(program, plan))
+    logged, grads = run_backward(program, plan, cot, paths)
+    return logged, value, grads
+
+
+def _select(program, backend):
+    """None for the interpreter's sweep, else the compiled one (warns and falls back like simulate)."""
+    if not isinstance(backend, str) or backend not in BACKENDS:
+        raise SimulationError(f"backend: expected one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
+    if backend == "interpreter":
+        return None
+    from ..engine import interpreter
+
+    run = select_backend(program, backend)
+    return None if run is interpreter.run_plan else run
+
+
+def _check_x0_overrides(paths, initial_states) -> None:
+    for path in paths:
+        block, _, param = path.rpartition(".")
+        if param == "x0" and initial_states and block in initial_states:
+            raise DifferentiationError(f"parameter '{path}': the initial state of '{block}' is given per run in "
+                                       "initial_states, so x0 has no effect; drop one of the two")
+
+
+def _targets(program, targets) -> dict:
+    if not isinstance(targets, Mapping):
+        if len(program.outputs) != 1:
+            raise DifferentiationError(f"diagram '{program.name}' has outputs {list(program.outputs)}; "
+                                       "pass targets as a dict {signal name: array}")
+        targets = {program.outputs[0]: targets}
+    if not targets:
+        raise DifferentiationError("targets: expected at least one {signal name: array}")
+    return dict(targets)
+
+
+def _target_array(name: str, value, plan, dtype) -> np.ndarray:
+    """A target as (T, B, n) float64, checked against the logged signal's shape."""
+    _, size = plan.logs[name]
+    T, B = plan.steps, plan.batch
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DifferentiationError(f"target '{name}': expected an array of numbers ({exc})") from None
+    if arr.ndim == 1 and size == 1:
+        arr = arr[:, None]
+    want = (T, size) if B is None else (T, B, size)
+    if arr.shape != want:
+        raise DifferentiationError(f"target '{name}': expected shape {want} (like the simulated signal), "
+                                   f"got {arr.shape}")
+    return arr[:, None, :] if B is None else arr

@@ -1,0 +1,101 @@
+"""Trainable parameters of a program, named by path: ``"lstm1/W.K"`` is parameter K of block lstm1/W.
+
+Every array parameter of a block (``Block.arrays()``) is trainable — a Gain's K, a Constant's
+value, a UnitDelay's initial condition x0 — except a FromArray's data, which is input, not a
+parameter. Integer parameters (Selector indices, Demux sizes, Sum signs) are structure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+
+from ..blocks import FromArray
+from ..errors import DifferentiationError, NonFiniteError, ParameterError
+
+__all__ = ["trainable_paths", "split_path", "parameter_values", "with_parameters"]
+
+
+def trainable_paths(program) -> tuple[str, ...]:
+    """Every trainable parameter path of ``program``, in schedule order.
+
+    Examples
+    --------
+    >>> from blockloop.diagrams.examples import gain_feedback
+    >>> trainable_paths(gain_feedback().compile())
+    ('z.x0', 'g.K')
+    """
+    return tuple(f"{name}.{p}" for name in program.order if not isinstance(program.blocks[name], FromArray)
+                 for p in program.blocks[name].arrays())
+
+
+def split_path(program, path: str) -> tuple[str, str]:
+    """``"sub/block.param"`` → ``("sub/block", "param")``, or :class:`DifferentiationError` naming the choices."""
+    if not isinstance(path, str):
+        raise DifferentiationError(f"parameter {path!r}: expected a 'block.param' string such as 'lstm1/W.K'")
+    block, _, param = path.rpartition(".")
+    if block not in program.blocks:
+        raise DifferentiationError(f"parameter '{path}': no block '{block}'; trainable parameters are "
+                                   f"{', '.join(trainable_paths(program)) or 'none'}")
+    b = program.blocks[block]
+    if isinstance(b, FromArray):
+        raise DifferentiationError(f"parameter '{path}': a FromArray's data is an input, not a trainable parameter")
+    if param not in b.arrays():
+        raise DifferentiationError(f"parameter '{path}': block '{block}' ({b.type_name}) has no array parameter "
+                                   f"'{param}'; its trainable parameters are {sorted(b.arrays()) or 'none'}")
+    return block, param
+
+
+def parameter_values(program, paths: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+    """``{path: copy of the parameter}`` for ``paths`` (default: every trainable parameter)."""
+    paths = trainable_paths(program) if paths is None else _as_paths(paths)
+    out = {}
+    for path in paths:
+        block, param = split_path(program, path)
+        out[path] = np.array(program.blocks[block].arrays()[param], copy=True)
+    return out
+
+
+def _as_paths(paths) -> tuple[str, ...]:
+    if isinstance(paths, str):
+        paths = [paths]
+    paths = tuple(paths)
+    if len(set(paths)) != len(paths):
+        raise DifferentiationError(f"parameters: a path is named twice in {list(paths)}")
+    return paths
+
+
+def checked_value(program, path: str, value, check_finite: bool = True) -> np.ndarray:
+    """``value`` as the parameter at ``path`` (same shape, the program's dtype), or ParameterError."""
+    block, param = split_path(program, path)
+    current = program.blocks[block].arrays()[param]
+    try:
+        arr = np.asarray(value, dtype=program.dtype)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"parameter '{path}': expected numbers, got {type(value).__name__} ({exc})") from None
+    if arr.shape != current.shape:
+        raise ParameterError(f"parameter '{path}': expected shape {current.shape}, got {arr.shape}")
+    if check_finite and not np.all(np.isfinite(arr)):
+        raise NonFiniteError(f"parameter '{path}' is not finite; pass check_finite=False to allow it")
+    return arr
+
+
+def with_parameters(program, values: Mapping[str, object], check_finite: bool = True):
+    """A new :class:`~blockloop.engine.Program` whose parameters at the given paths take ``values``.
+
+    The structure (schedule, sizes, graph) is shared; each changed block is rebuilt from its
+    parameters (``type(b)(**params)``), so ``program`` itself is unchanged.
+    """
+    from dataclasses import replace
+
+    by_block: dict[str, dict] = {}
+    for path, value in values.items():
+        block, param = split_path(program, path)
+        by_block.setdefault(block, {})[param] = checked_value(program, path, value, check_finite)
+    blocks = dict(program.blocks)
+    for block, changes in by_block.items():
+        params = dict(blocks[block].params())
+        params.update(changes)
+        blocks[block] = type(blocks[block])(**params).astype(program.dtype)
+    return replace(program, blocks=blocks)

@@ -1,0 +1,128 @@
+"""A Tape: one lowered program, one run's buffers, forward with a trace and the reverse sweep.
+
+Made once per training set-up and reused every epoch: only the parameter vector (``fpar``)
+and the initial rows (``sig0``: constants and initial states) change between calls, so an
+epoch costs two kernel calls and a few numpy operations.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .backend import RunBuffers, lowered
+
+__all__ = ["Tape"]
+
+
+class Tape:
+    """Forward (with trace) and reverse sweeps of ``program`` over the run ``plan`` (one chunk).
+
+    Parameters
+    ----------
+    program : Program
+    plan : RunPlan from :func:`~blockloop.engine.simulate.plan_run`; its logs include every
+        signal the loss targets
+    targets : sequence of logged names the loss depends on (their cotangents are fed back)
+
+    Attributes
+    ----------
+    fpar : the op parameters used (a copy of the lowered program's; change it freely)
+    sig0 : (W, B) initial rows (constants and initial states; change freely)
+    """
+
+    def __init__(self, program, plan, targets):
+        from .reverse import backward_steps  # noqa: F401 - compile/load before the first epoch
+        from .vm import run_steps  # noqa: F401
+
+        self.program, self.low = program, lowered(program)
+        self.buf = RunBuffers(program, self.low, plan)
+        self.T, self.B = self.buf.T, self.buf.B
+        self.fpar = self.low.fpar.copy()
+        self.sig0 = self.buf.sig0.copy()
+        dtype = program.dtype
+        self.trace = np.empty((self.T, self.low.width * self.B), dtype=dtype)
+        self.targets = list(targets)
+        rows, col = [], 0
+        self.cot_cols = {}
+        for name in self.targets:
+            index, size = plan.logs[name]
+            rows.append((self.low.signal_rows[index][0], col, size))
+            self.cot_cols[name] = (col, size)
+            col += size
+        self.cotan_rows = np.array(rows, dtype=np.int64).reshape(-1, 3)
+        self.cotan = np.zeros((self.T, max(col, 1) * self.B), dtype=dtype)
+        self.const_rows = np.array([(row, len(v)) for row, v in self.low.constants], dtype=np.int64).reshape(-1, 2)
+        self.g = np.empty(self.low.width * self.B, dtype=dtype)
+        self.gx = np.empty(max(1, int(self.low.updates[:, 0].sum()) if len(self.low.updates) else 1) * self.B,
+                           dtype=dtype)
+
+    def forward(self) -> dict[str, np.ndarray]:
+        """Run forward from ``fpar`` and ``sig0``, keeping the trace; logged name → (T, B, n)."""
+        from .vm import run_steps
+
+        buf, low = self.buf, self.low
+        sig = self.sig0.copy()
+        run_steps(self.T, low.code, low.args, self.fpar, low.ipar, buf.sources, low.updates, buf.logs,
+                  sig.reshape(-1), buf.src.reshape(self.T, -1), buf.log.reshape(self.T, -1),
+                  buf.stage.reshape(-1), self.trace, np.uint64(self.B), self.program.dtype.type(0))
+        return buf.trace()
+
+    def backward(self, cotangents: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Reverse sweep after :meth:`forward`: ``(∂loss/∂fpar, ∂loss/∂sig0 as (W, B))``.
+
+        ``cotangents``: targeted name → (T, B, n) ∂loss/∂signal.
+        """
+        from .reverse import backward_steps
+
+        cot = self.cotan.reshape(self.T, -1, self.B)
+        for name, (col, size) in self.cot_cols.items():
+            cot[:, col:col + size, :] = cotangents[name].transpose(0, 2, 1)
+        gfpar = np.zeros_like(self.fpar)
+        gsig0 = np.zeros(self.low.width * self.B, dtype=self.fpar.dtype)
+        self.gx[:] = 0
+        backward_steps(self.T, self.low.code, self.low.args, self.fpar, self.low.ipar, self.low.updates,
+                       self.cotan_rows, self.trace, self.cotan, self.g, self.gx, gfpar, gsig0, self.const_rows,
+                       np.uint64(self.B))
+        return gfpar, gsig0.reshape(-1, self.B)
+
+    # -- parameters by path ------------------------------------------------------------------
+    def set_values(self, values: dict[str, np.ndarray]) -> None:
+        """Write parameter values (by path, already checked) into ``fpar`` / ``sig0``."""
+        for path, value in values.items():
+            slot = self.low.params[path]
+            flat = np.asarray(value).reshape(-1)
+            if slot.kind == "fpar":
+                self.fpar[slot.offset:slot.offset + slot.size] = flat
+            else:
+                rows = self._rows(path)
+                self.sig0[rows] = flat[:, None] if flat.size == rows.stop - rows.start else flat[0]
+
+    def get_values(self, paths) -> dict[str, np.ndarray]:
+        """Current parameter values by path (copies, in each parameter's shape)."""
+        out = {}
+        for path in paths:
+            slot = self.low.params[path]
+            if slot.kind == "fpar":
+                out[path] = self.fpar[slot.offset:slot.offset + slot.size].reshape(slot.shape).copy()
+            else:
+                col = self.sig0[self._rows(path), 0]
+                out[path] = (col if slot.size == len(col) else col[:1]).reshape(slot.shape).copy()
+        return out
+
+    def grads(self, paths, gfpar: np.ndarray, gsig0: np.ndarray) -> dict[str, np.ndarray]:
+        """Gradients by path from :meth:`backward`'s arrays (batch summed; a broadcast x0 folded)."""
+        out = {}
+        for path in paths:
+            slot = self.low.params[path]
+            if slot.kind == "fpar":
+                out[path] = gfpar[slot.offset:slot.offset + slot.size].reshape(slot.shape).copy()
+            else:
+                g = gsig0[self._rows(path)].sum(axis=1)
+                out[path] = (g if slot.size == len(g) else np.array([g.sum()])).reshape(slot.shape)
+        return out
+
+    def _rows(self, path: str) -> slice:
+        slot = self.low.params[path]
+        block = path.rpartition(".")[0]
+        size = self.low.states[block][1] if slot.kind == "state" else slot.size
+        return slice(slot.offset, slot.offset + size)
