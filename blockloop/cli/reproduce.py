@@ -19,15 +19,18 @@ def register(sub) -> None:
                    help="50 epochs per training run instead of 10 000 (under a minute; for checks and tests)")
     p.add_argument("--epochs", type=int, default=None, help="epochs per training run (overrides --quick)")
     p.add_argument("--seed", type=seed, default=0, help="seed of the inputs and the random start (default 0)")
-    p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
-                   help="training precision (default float32, MATLAB's single; float64 is ~40x slower: "
-                        "PyTorch's fused CPU LSTM kernel is single precision only)")
+    p.add_argument("--trainer", choices=("diagram", "torch"), default="diagram",
+                   help="diagram: train the LSTM diagram itself by backpropagation through time on the compiled "
+                        "backend (default; float64, deterministic); torch: nn.LSTM with PyTorch autograd")
+    p.add_argument("--dtype", choices=("float32", "float64"), default=None,
+                   help="training precision (default: float64 for the diagram trainer; float32, MATLAB's single, "
+                        "for torch, whose float64 is ~40x slower: its fused CPU LSTM kernel is single precision only)")
     from ..study.realizations import REALIZATIONS
 
     p.add_argument("--realization", default="matlab", choices=REALIZATIONS,
                    help="state coordinates of the computed weights (default matlab: the reference's printed weights)")
     p.add_argument("--threads", type=positive_int, default=1,
-                   help="torch threads while training (default 1: fastest here)")
+                   help="torch threads while training with --trainer torch (default 1: fastest here)")
     p.add_argument("--format", choices=("md", "html", "both"), default="both", help="report format (default both)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(run=run)
@@ -48,7 +51,7 @@ def run(args) -> int:
     epochs = args.epochs if args.epochs is not None else (QUICK_EPOCHS if args.quick else FULL_EPOCHS)
     formats = ("md", "html") if args.format == "both" else (args.format,)
     cfg = StudyConfig(out=args.out, epochs=epochs, seed=args.seed, dtype=args.dtype, realization=args.realization,
-                      threads=args.threads, formats=formats)
+                      threads=args.threads, formats=formats, trainer=args.trainer)
     res = run_study(cfg, progress=None if args.no_progress else sys.stderr, on_log=_printer)
     print(summary(res))
     return 0

@@ -52,7 +52,9 @@ class StudyConfig:
     out : folder for figures, ``results.json`` and the report (created if missing)
     epochs : epochs per training run (10 000 as in the reference; :data:`QUICK_EPOCHS` for ``--quick``)
     seed : seed of the inputs and of the random start (see the module notes)
-    dtype : training precision, ``"float32"`` (MATLAB's single) or ``"float64"``
+    trainer : ``"diagram"`` (blockloop's BPTT on the LSTM diagram, default) or ``"torch"``
+    dtype : training precision, ``"float32"`` (MATLAB's single) or ``"float64"``; default
+        float64 for the diagram trainer, float32 for torch
     realization : state coordinates of the computed weights; ``"matlab"`` reproduces the
         reference's printed W, R and F (see :mod:`blockloop.study.realizations`)
     scl, beta : the computed weights' input scaling and gate bias (1e-3 and 100 as in the reference)
@@ -63,16 +65,23 @@ class StudyConfig:
     out: Path
     epochs: int = FULL_EPOCHS
     seed: int = 0
-    dtype: str = "float32"
+    dtype: str | None = None
     realization: str = "matlab"
     scl: float = 1e-3
     beta: float = 100.0
     threads: int | None = 1
     formats: tuple = ("md", "html")
+    trainer: str = "diagram"
 
     def __post_init__(self):
+        from .training import TRAINERS
+
         if int(self.epochs) < 1:
             raise ParameterError(f"epochs: expected a positive number of epochs, got {self.epochs}")
+        if self.trainer not in TRAINERS:
+            raise ParameterError(f"trainer: expected one of {TRAINERS}, got {self.trainer!r}")
+        if self.dtype is None:
+            object.__setattr__(self, "dtype", "float64" if self.trainer == "diagram" else "float32")
         if self.dtype not in ("float32", "float64"):
             raise ParameterError(f"dtype: expected 'float32' or 'float64', got {self.dtype!r}")
         object.__setattr__(self, "out", Path(self.out))
@@ -151,7 +160,7 @@ def _training_runs(sys, cfg: StudyConfig, computed, u_val, out: Path, progress, 
         o = ref["options"]
         opts = TrainingOptions(lr0=o["lr0"], drop_factor=o["drop_factor"], drop_period=o["drop_period"],
                                epochs=cfg.epochs, grad_threshold=o["grad_threshold"], dtype=cfg.dtype,
-                               verbose_every=500, threads=cfg.threads)
+                               verbose_every=500, threads=cfg.threads, trainer=cfg.trainer)
         if on_log is not None:
             on_log(name, None)
         runs[name] = train(start, u_tr, y_tr, opts, progress=progress, label=name,

@@ -1,8 +1,14 @@
-"""Train an LSTM + fully connected network the way MATLAB's ``trainNetwork`` did (PyTorch).
+"""Train an LSTM + fully connected network the way MATLAB's ``trainNetwork`` did.
 
-The network is ``torch.nn.LSTM`` (batch_first) followed by ``torch.nn.Linear``, built from
-:class:`~blockloop.diagrams.NetworkWeights` with :func:`blockloop.interop.torch.to_torch` and
-converted back with :func:`~blockloop.interop.torch.from_torch`. PyTorch is imported lazily.
+Two trainers, chosen by ``TrainingOptions.trainer``:
+
+- ``"diagram"`` (default): the blockloop LSTM diagram itself, differentiated by
+  backpropagation through time on the compiled backend (:func:`blockloop.autodiff.fit`), in
+  float64 by default, deterministic;
+- ``"torch"``: ``torch.nn.LSTM`` (batch_first) followed by ``torch.nn.Linear``, built from
+  :class:`~blockloop.diagrams.NetworkWeights` with :func:`blockloop.interop.torch.to_torch` and
+  converted back with :func:`~blockloop.interop.torch.from_torch` (float32 by default, like
+  MATLAB). PyTorch is imported lazily.
 
 Facts this reproduces (see :mod:`blockloop.study.matlab_adam` for the formulas):
 
@@ -36,7 +42,10 @@ from ..errors import NonFiniteError, ParameterError
 from .matlab_adam import LOSSES, MatlabAdam, piecewise_lr, regression_loss, rmse_from_loss
 from .training_log import LogRow, ProgressBar
 
-__all__ = ["TrainingOptions", "TrainingResult", "train", "random_weights", "evaluate_loss"]
+__all__ = ["TrainingOptions", "TrainingResult", "train", "random_weights", "evaluate_loss", "TRAINERS"]
+
+#: The two trainers of :func:`train`.
+TRAINERS = ("diagram", "torch")
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +64,10 @@ class TrainingOptions:
     l2 : ``L2Regularization`` on weights (1e-4)
     beta1, beta2, eps : Adam's ``GradientDecayFactor``, ``SquaredGradientDecayFactor``, ``Epsilon``
     loss : ``"half-mse"`` (``trainNetwork``'s regressionLayer) or ``"mse"`` (``trainnet``)
-    dtype : ``"float32"`` (MATLAB's single) or ``"float64"`` (about 40× slower on CPU: ~2 ms
-        against ~100 ms per epoch of the study, as PyTorch's fused CPU LSTM is single precision only)
+    trainer : ``"diagram"`` (blockloop's own BPTT on the LSTM diagram; default) or ``"torch"``
+    dtype : ``"float32"`` (MATLAB's single) or ``"float64"``; default float64 for the diagram
+        trainer, float32 for torch (torch float64 is about 40× slower on CPU: ~2 ms against
+        ~100 ms per epoch of the study, as PyTorch's fused CPU LSTM is single precision only)
     verbose_every : ``VerboseFrequency`` in iterations (50; the study uses 500)
     threads : torch intra-op threads while training (1 is fastest for these tiny matrices)
     """
@@ -71,11 +82,16 @@ class TrainingOptions:
     beta2: float = 0.999
     eps: float = 1e-8
     loss: str = "half-mse"
-    dtype: str = "float32"
+    dtype: str | None = None
     verbose_every: int = 50
     threads: int | None = 1
+    trainer: str = "diagram"
 
     def __post_init__(self):
+        if self.trainer not in TRAINERS:
+            raise ParameterError(f"trainer: expected one of {TRAINERS}, got {self.trainer!r}")
+        if self.dtype is None:
+            object.__setattr__(self, "dtype", "float64" if self.trainer == "diagram" else "float32")
         if self.loss not in LOSSES:
             raise ParameterError(f"loss: expected one of {LOSSES}, got {self.loss!r}")
         if self.dtype not in ("float32", "float64"):
@@ -277,8 +293,16 @@ def train(weights: NetworkWeights, u, y, options: TrainingOptions | None = None,
     >>> res = train(random_weights(1, 2, 1), u, 0.5 * u, TrainingOptions(lr0=0.01, epochs=20))
     >>> bool(res.final_loss < res.loss[0])
     True
+    >>> res_torch = train(random_weights(1, 2, 1), u, 0.5 * u, TrainingOptions(lr0=0.01, epochs=20,
+    ...                   trainer="torch", dtype="float64"))
+    >>> bool(abs(res_torch.loss[-1] - res.loss[-1]) < 1e-10 * res.loss[-1])   # same numbers, two engines
+    True
     """
     options = options or TrainingOptions()
+    if options.trainer == "diagram":
+        from .diagram_training import train_diagram
+
+        return train_diagram(weights, u, y, options, progress=progress, on_log=on_log, label=label)
     torch = _torch()
     net = _Network(weights, u, y, options.dtype)
     opt = MatlabAdam(options.l2, options.grad_threshold, options.beta1, options.beta2, options.eps)

@@ -1,0 +1,177 @@
+"""fit: train a diagram's parameters by backpropagation through time, the way MATLAB's Adam does.
+
+One epoch is one full-batch iteration: forward over all steps (with a trace), the loss and its
+cotangents, the reverse sweep, then :class:`~blockloop.study.matlab_adam.MatlabAdam` (L2 on
+weights, per-parameter L2-norm clipping, ε outside the bias correction) with the piecewise
+learning-rate schedule of :class:`~blockloop.study.training.TrainingOptions`. On the compiled
+backend an epoch is two kernel calls on a :class:`~blockloop.compiled.tape.Tape` made once;
+without numba (or for blocks without a compiled op) each epoch calls :func:`.gradient` on the
+interpreter.
+
+Everything is float64 by default and deterministic: no fast-math, no reassociation, a fixed
+evaluation order and no threads, so a run gives the same bits every time on one machine.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import NonFiniteError
+from .gradient import _target_array, _targets, gradient
+from .losses import loss_and_cotangent
+from .parameters import _as_paths, checked_value, split_path
+
+__all__ = ["fit", "FitResult"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class FitResult:
+    """A training run of a diagram.
+
+    ``loss`` and ``lr`` are (epochs,) arrays: ``loss[e−1]`` is measured at epoch e before its
+    update (as MATLAB logs it). ``values`` are the trained parameters by path, ``final_loss``
+    their loss, ``program`` the program with them; ``wall_s`` the training time in seconds.
+    """
+
+    values: dict
+    initial: dict
+    loss: np.ndarray
+    lr: np.ndarray
+    final_loss: float
+    program: object
+    log: list = field(default_factory=list)
+    wall_s: float = math.nan
+    backend: str = "compiled"
+
+    @property
+    def us_per_epoch(self) -> float:
+        return 1e6 * self.wall_s / max(len(self.loss), 1)
+
+
+def default_weights(paths) -> set[str]:
+    """Parameters that get L2 regularization by default: gains (``.K``); not biases or initial states."""
+    return {p for p in paths if p.endswith(".K")}
+
+
+def fit(program, inputs, targets, params, options=None, *, weights=None, initial_states=None, progress=None,
+        on_log=None, label: str = "", backend: str = "auto") -> FitResult:
+    """Train ``params`` of ``program`` so its signals match ``targets`` (see :func:`.gradient`).
+
+    Parameters
+    ----------
+    program, inputs, targets, params, initial_states, backend : as for :func:`.gradient`
+        (``params`` as paths, or a mapping path → starting value)
+    options : :class:`~blockloop.study.training.TrainingOptions` (lr0, schedule, epochs,
+        grad_threshold, l2, β1, β2, ε, loss, verbose_every); MATLAB's defaults if None
+    weights : paths that get L2 regularization (default: the gains' ``K``)
+    progress : a text stream for a progress bar (e.g. ``sys.stderr``), or None
+    on_log : called with each :class:`~blockloop.study.training_log.LogRow`
+
+    Returns
+    -------
+    FitResult
+
+    Raises
+    ------
+    NonFiniteError
+        The loss became NaN or infinite (the epoch is named; lower ``lr0``).
+
+    Examples
+    --------
+    Fit the gain of ``y[k] = u[k] + K·y[k−1]`` to data made with K = 0.8:
+
+    >>> import numpy as np
+    >>> from blockloop.diagrams.examples import gain_feedback
+    >>> from blockloop.study.training import TrainingOptions
+    >>> p = gain_feedback().compile()                         # K = 0.5
+    >>> u = np.random.default_rng(0).standard_normal((200, 1))
+    >>> y = p.with_parameters({"g.K": 0.8}).simulate(u)["y"]
+    >>> res = fit(p, u, y, ["g.K"], TrainingOptions(lr0=0.05, epochs=300, l2=0.0))
+    >>> round(float(res.values["g.K"]), 3)
+    0.8
+    """
+    from ..study.matlab_adam import MatlabAdam
+    from ..study.training import TrainingOptions
+    from ..study.training_log import LogRow, ProgressBar
+
+    options = options or TrainingOptions()
+    values = dict(params) if not isinstance(params, (list, tuple, str)) else None
+    paths = _as_paths(list(values) if values is not None else params)
+    values = {p: checked_value(program, p, v) for p, v in values.items()} if values else program.parameters(paths)
+    for path in paths:
+        split_path(program, path)
+    weights = default_weights(paths) if weights is None else set(weights)
+    step = _stepper(program, inputs, targets, paths, options.loss, initial_states, backend)
+    opt = MatlabAdam(options.l2, options.grad_threshold, options.beta1, options.beta2, options.eps)
+    initial = {p: v.copy() for p, v in values.items()}
+    losses, lrs, log = np.empty(options.epochs), np.empty(options.epochs), []
+    bar = ProgressBar(options.epochs, progress, label)
+    start = time.perf_counter()
+    for epoch in range(1, options.epochs + 1):
+        lrs[epoch - 1] = lr = options.lr(epoch)
+        losses[epoch - 1], grads = step(values)
+        if not math.isfinite(losses[epoch - 1]):
+            raise NonFiniteError(f"training {label or 'run'}: the loss is {losses[epoch - 1]} at epoch {epoch}; "
+                                 f"lower the initial learning rate (lr0 = {options.lr0:g})")
+        delta = opt.step(values, grads, lr, weights)
+        values = {p: values[p] - delta[p] for p in paths}
+        if epoch == 1 or epoch % options.verbose_every == 0 or epoch == options.epochs:
+            rmse = math.sqrt(2.0 * losses[epoch - 1]) if options.loss == "half-mse" else math.sqrt(losses[epoch - 1])
+            log.append(LogRow(epoch, epoch, time.perf_counter() - start, rmse, losses[epoch - 1], lr))
+            if on_log is not None:
+                bar.clear()
+                on_log(log[-1])
+        bar.update(epoch, losses[epoch - 1])
+    wall = time.perf_counter() - start
+    bar.close(losses[-1])
+    final, _ = step(values)
+    logger.info("fitted %s: %d epochs in %.2f s, final loss %.3g", label or program.name, options.epochs, wall, final)
+    return FitResult(values=values, initial=initial, loss=losses, lr=lrs, final_loss=final,
+                     program=program.with_parameters(values), log=log, wall_s=wall,
+                     backend="compiled" if getattr(step, "compiled", False) else "interpreter")
+
+
+def _stepper(program, inputs, targets, paths, loss, initial_states, backend):
+    """A function values → (loss, grads by path) for one epoch, on a reused Tape when compiled."""
+    from ..engine.simulate import plan_run
+
+    targets = _targets(program, targets)
+    plan = plan_run(program, inputs, probes=[n for n in targets if n not in program.outputs
+                                              and n not in program.probes], initial_states=initial_states)
+    targets = {n: _target_array(n, a, plan, program.dtype) for n, a in targets.items()}
+    from .gradient import _select
+
+    if _select(program, backend) is None:
+        def interpreted(values):
+            r = gradient(program, inputs, targets=_unbatched(targets, plan), params=values, loss=loss,
+                         initial_states=initial_states, backend="interpreter")
+            return r.loss, r.grads
+        return interpreted
+
+    from ..compiled.tape import Tape
+
+    tape = Tape(program, plan, list(targets))
+    names = list(targets)
+
+    def compiled(values):
+        tape.set_values(values)
+        logged = tape.forward()
+        err = np.concatenate([logged[n] - targets[n] for n in names], axis=2)
+        value, g = loss_and_cotangent(err, loss)
+        cols = np.cumsum([0] + [targets[n].shape[2] for n in names])
+        gfpar, gsig0 = tape.backward({n: g[:, :, a:b] for n, a, b in zip(names, cols[:-1], cols[1:], strict=True)})
+        return value, tape.grads(paths, gfpar, gsig0)
+
+    compiled.compiled = True
+    return compiled
+
+
+def _unbatched(targets, plan):
+    return targets if plan.batch is not None else {n: a[:, 0, :] for n, a in targets.items()}
