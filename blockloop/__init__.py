@@ -3,11 +3,12 @@
 The package never imports torch at import time; :mod:`blockloop.interop.torch` does, when used.
 """
 
-from .engine import Diagram, Program, Result, compile_diagram, flatten, simulate
+from .engine import Diagram, Program, Result, compile_diagram, fit, flatten, gradient, simulate
 from .errors import (
     AlgebraicLoopError,
     BlockloopError,
     DiagramFileError,
+    DifferentiationError,
     NonFiniteError,
     ParameterError,
     SimulationError,
@@ -24,6 +25,8 @@ __all__ = [
     "compile_diagram",
     "flatten",
     "simulate",
+    "gradient",
+    "fit",
     "BlockloopError",
     "ParameterError",
     "WiringError",
@@ -32,4 +35,5 @@ __all__ = [
     "SimulationError",
     "NonFiniteError",
     "DiagramFileError",
+    "DifferentiationError",
 ]

@@ -12,7 +12,7 @@ from ..errors import BlockloopError
 __all__ = ["main"]
 
 # Sub-command modules (blockloop.cli.<name>), in the order ``--help`` lists them.
-COMMANDS = ("reproduce", "crosscheck", "approx", "loops", "draw", "simulate")
+COMMANDS = ("reproduce", "seeds", "crosscheck", "approx", "loops", "draw", "simulate")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -79,6 +79,13 @@ def backward_steps(steps, code, args, fpar, ipar, updates, cotan_rows, trace, co
             u = np.uint64(args[a]) * B
             if op == 3:  # gain_matrix
                 kn = np.uint64(args[a + 1])
+                if B == 1:  # one column: the loops over j are contiguous in K and in u
+                    for i in range(n):
+                        gyi, q = g[out + i], p + i * kn
+                        for j in range(kn):
+                            g[u + j] += fpar[q + j] * gyi
+                            gfpar[q + j] += gyi * sig[u + j]
+                    continue
                 for i in range(n):
                     y = out + i * B
                     for j in range(kn):

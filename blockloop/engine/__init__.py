@@ -26,3 +26,8 @@ __all__ = [
     "RunPlan",
     "Result",
 ]
+
+# Gradients live in blockloop.autodiff; they are offered here too, next to simulate.
+from ..autodiff import fit, gradient  # noqa: E402
+
+__all__ += ["gradient", "fit"]

@@ -144,23 +144,38 @@ def _validation(name: str, weights, sys, u_val, out: Path) -> list[dict]:
     return cases
 
 
-def _training_runs(sys, cfg: StudyConfig, computed, u_val, out: Path, progress, on_log) -> dict:
-    """Run 1 (from the computed weights) and run 2 (from rand weights), with read-back and validation."""
+def training_setup(sys, cfg: StudyConfig, computed) -> tuple:
+    """The study's training data and its two runs: ``(u, y, {name: (start weights, published run, options)})``.
+
+    Run ``"from_computed"`` starts from the computed weights, ``"from_random"`` from MATLAB-style
+    ``rand`` weights drawn with ``cfg.seed``; options follow the published runs.
+    """
     from .approx import simulate_linear
-    from .training import TrainingOptions, random_weights, train
+    from .training import TrainingOptions, random_weights
 
     u_tr = np.random.default_rng(cfg.seed).standard_normal((TRAIN_STEPS, sys.ninputs))
     y_tr = simulate_linear(sys, u_tr)
     starts = {"from_computed": (computed, pub.RUN_COMPUTED),
               "from_random": (random_weights(sys.ninputs, computed.layers[0].nn, sys.noutputs, cfg.seed),
                               pub.RUN_RANDOM)}
-    runs, results = {}, {"data": {"steps": TRAIN_STEPS, "seed": cfg.seed, "u_std": float(u_tr.std()),
-                                  "y_rms": float(np.sqrt(np.mean(y_tr ** 2)))}}
+    runs = {}
     for name, (start, ref) in starts.items():
         o = ref["options"]
-        opts = TrainingOptions(lr0=o["lr0"], drop_factor=o["drop_factor"], drop_period=o["drop_period"],
-                               epochs=cfg.epochs, grad_threshold=o["grad_threshold"], dtype=cfg.dtype,
-                               verbose_every=500, threads=cfg.threads, trainer=cfg.trainer)
+        runs[name] = (start, ref, TrainingOptions(lr0=o["lr0"], drop_factor=o["drop_factor"],
+                                                  drop_period=o["drop_period"], epochs=cfg.epochs,
+                                                  grad_threshold=o["grad_threshold"], dtype=cfg.dtype,
+                                                  verbose_every=500, threads=cfg.threads, trainer=cfg.trainer))
+    return u_tr, y_tr, runs
+
+
+def _training_runs(sys, cfg: StudyConfig, computed, u_val, out: Path, progress, on_log) -> dict:
+    """Run 1 (from the computed weights) and run 2 (from rand weights), with read-back and validation."""
+    from .training import train
+
+    u_tr, y_tr, setup = training_setup(sys, cfg, computed)
+    runs, results = {}, {"data": {"steps": TRAIN_STEPS, "seed": cfg.seed, "u_std": float(u_tr.std()),
+                                  "y_rms": float(np.sqrt(np.mean(y_tr ** 2)))}}
+    for name, (start, ref, opts) in setup.items():
         if on_log is not None:
             on_log(name, None)
         runs[name] = train(start, u_tr, y_tr, opts, progress=progress, label=name,

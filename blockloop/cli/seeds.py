@@ -1,0 +1,72 @@
+"""``blockloop seeds``: the study's two trainings over many seeds, as distributions (and variants)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from ._args import positive_int
+
+__all__ = ["register", "run", "parse_seeds"]
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0-9"`` → 0 … 9, ``"1,4,7"`` → [1, 4, 7] (ranges and lists may be mixed)."""
+    import argparse
+
+    seeds: list[int] = []
+    try:
+        for part in text.split(","):
+            a, dash, b = part.strip().partition("-")
+            seeds.extend(range(int(a), int(b) + 1) if dash else [int(a)])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seeds like 0-9 or 1,4,7, got {text!r}") from None
+    if not seeds or min(seeds) < 0:
+        raise argparse.ArgumentTypeError(f"expected non-negative seeds like 0-9 or 1,4,7, got {text!r}")
+    return seeds
+
+
+def register(sub) -> None:
+    from ..study.seeds import VARIANTS
+
+    p = sub.add_parser("seeds", help="rerun the study's two trainings over seeds and summarize the spread",
+                       description=__doc__)
+    p.add_argument("--seeds", type=parse_seeds, default=list(range(10)), metavar="0-9",
+                   help="seeds (default 0-9): each draws the training input and run 2's random start")
+    p.add_argument("--epochs", type=positive_int, default=10_000, help="epochs per run (default 10 000)")
+    p.add_argument("--trainer", choices=("diagram", "torch"), default="diagram", help="trainer (default diagram)")
+    p.add_argument("--variant", choices=tuple(VARIANTS), action="append", default=None,
+                   help="change to the training set-up, repeatable (default: reference): " + ", ".join(
+                       f"{k} {v}" for k, v in VARIANTS.items() if v))
+    p.add_argument("--out", type=Path, metavar="FILE.json", help="write every run and the summary as JSON")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..study.seeds import run_seeds, summarize
+
+    rows = []
+    for variant in args.variant or ["reference"]:
+        rows += run_seeds(args.seeds, epochs=args.epochs, trainer=args.trainer, variant=variant,
+                          progress=None if args.no_progress else sys.stderr)
+    table = summarize(rows)
+    if args.out is not None:
+        args.out.write_text(json.dumps({"runs": [r.as_dict() for r in rows], "summary": table}, indent=1))
+    print(json.dumps(table, indent=1) if args.json else format_table(table))
+    return 0
+
+
+def format_table(table: dict) -> str:
+    lines = [f"{'variant':<13}{'run':<15}{'last loss: median [min, max]':<34}{'MATLAB':>8}   "
+             f"{'read-back DC gain: median [min, max]':<38}{'MATLAB':>8}"]
+    for variant, runs in table.items():
+        for run, e in runs.items():
+            ll, dc = e["last_loss"], e["dcgain"]
+            pub_dc = "" if dc["published"] is None else f"{dc['published']:g}"
+            lines.append(f"{variant:<13}{run:<15}{ll['median']:<9.3g}[{ll['min']:.3g}, {ll['max']:.3g}]".ljust(62)
+                         + f"{ll['published']:>8g}   "
+                         + f"{dc['median']:<9.4g}[{dc['min']:.4g}, {dc['max']:.4g}]".ljust(38) + f"{pub_dc:>8}")
+    return "\n".join(lines)
