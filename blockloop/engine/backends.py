@@ -31,6 +31,18 @@ def compiled_available() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` that attributes a warning to the first frame outside blockloop."""
+    import sys
+    from pathlib import Path
+
+    package = str(Path(__file__).resolve().parents[1])
+    frame, level = sys._getframe(1), 1
+    while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def select_backend(program, backend: str = "auto"):
     """The run function for ``backend`` on ``program``.
 
@@ -59,7 +71,7 @@ def select_backend(program, backend: str = "auto"):
         first = {t: next(n for n, v in missing.items() if v == t) for t in types}
         listing = ", ".join(f"{t} (e.g. '{first[t]}')" for t in types)
         warnings.warn(f"compiled backend has no rule for block type {listing}; running on the interpreter",
-                      BackendFallbackWarning, stacklevel=4)
+                      BackendFallbackWarning, stacklevel=_caller_stacklevel())
         return interpreter.run_plan
     from ..compiled.backend import run_plan
 
