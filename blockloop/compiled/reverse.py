@@ -113,6 +113,13 @@ def backward_steps(steps, code, args, fpar, ipar, updates, cotan_rows, trace, co
                         for e in range(m):
                             g[u + e] -= g[out + e]
             elif op == 5:  # product
+                if nin == 2:
+                    v = np.uint64(args[a + 2]) * B
+                    for e in range(m):
+                        gy = g[out + e]
+                        g[u + e] += gy * sig[v + e]
+                        g[v + e] += gy * sig[u + e]
+                    continue
                 for j in range(nin):
                     uj = np.uint64(args[a + 2 * j]) * B
                     for e in range(m):
