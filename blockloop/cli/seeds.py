@@ -39,6 +39,8 @@ def register(sub) -> None:
     p.add_argument("--variant", choices=tuple(VARIANTS), action="append", default=None,
                    help="change to the training set-up, repeatable (default: reference): " + ", ".join(
                        f"{k} {v}" for k, v in VARIANTS.items() if v))
+    p.add_argument("--run", dest="runs", choices=("from_computed", "from_random"), action="append", default=None,
+                   help="train only this run, repeatable (default both)")
     p.add_argument("--out", type=Path, metavar="FILE.json", help="write every run and the summary as JSON")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -51,6 +53,7 @@ def run(args) -> int:
     rows = []
     for variant in args.variant or ["reference"]:
         rows += run_seeds(args.seeds, epochs=args.epochs, trainer=args.trainer, variant=variant,
+                          runs=tuple(args.runs or ("from_computed", "from_random")),
                           progress=None if args.no_progress else sys.stderr)
     table = summarize(rows)
     if args.out is not None:

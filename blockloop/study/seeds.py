@@ -49,7 +49,7 @@ class SeedRow:
 
 
 def run_seeds(seeds, epochs: int = 10_000, trainer: str = "diagram", variant: str = "reference",
-              realization: str = "matlab", progress=None) -> list[SeedRow]:
+              realization: str = "matlab", runs=("from_computed", "from_random"), progress=None) -> list[SeedRow]:
     """Train both runs for every seed; one :class:`SeedRow` per (seed, run).
 
     The read-back DC gain is that of the reference's linear read-back (meaningful for run 1,
@@ -64,6 +64,9 @@ def run_seeds(seeds, epochs: int = 10_000, trainer: str = "diagram", variant: st
 
     if variant not in VARIANTS:
         raise ParameterError(f"variant: expected one of {list(VARIANTS)}, got {variant!r}")
+    unknown = set(runs) - {"from_computed", "from_random"}
+    if unknown or not runs:
+        raise ParameterError(f"runs: expected from_computed and/or from_random, got {list(runs)}")
     sys = reference_system()
     rows = []
     for seed in seeds:
@@ -72,6 +75,8 @@ def run_seeds(seeds, epochs: int = 10_000, trainer: str = "diagram", variant: st
                                u=np.zeros((2, sys.ninputs))).weights
         u, y, setup = training_setup(sys, cfg, computed)
         for name, (start, _, opts) in setup.items():
+            if name not in runs:
+                continue
             opts = dataclasses.replace(opts, **VARIANTS[variant])
             t0 = time.perf_counter()
             res = train(start, u, y, opts, progress=progress, label=f"seed {seed} {name}")
