@@ -97,7 +97,7 @@ def fit(program, inputs, targets, params, options=None, *, weights=None, initial
     >>> round(float(res.values["g.K"]), 3)
     0.8
     """
-    from ..study.matlab_adam import MatlabAdam
+    from ..study.matlab_adam import rmse_from_loss
     from ..study.training import TrainingOptions
     from ..study.training_log import LogRow, ProgressBar
 
@@ -109,33 +109,83 @@ def fit(program, inputs, targets, params, options=None, *, weights=None, initial
         split_path(program, path)
     weights = default_weights(paths) if weights is None else set(weights)
     step = _stepper(program, inputs, targets, paths, options.loss, initial_states, backend)
-    opt = MatlabAdam(options.l2, options.grad_threshold, options.beta1, options.beta2, options.eps)
     initial = {p: v.copy() for p, v in values.items()}
-    losses, lrs, log = np.empty(options.epochs), np.empty(options.epochs), []
+    lrs = np.array([options.lr(e) for e in range(1, options.epochs + 1)])
+    losses, log = np.full(options.epochs, np.nan), []
     bar = ProgressBar(options.epochs, progress, label)
+    updates = _compiled_updates(step, values, weights, options) if getattr(step, "tape", None) else \
+        _python_updates(step, values, weights, options)
     start = time.perf_counter()
-    for epoch in range(1, options.epochs + 1):
-        lrs[epoch - 1] = lr = options.lr(epoch)
-        losses[epoch - 1], grads = step(values)
-        if not math.isfinite(losses[epoch - 1]):
-            raise NonFiniteError(f"training {label or 'run'}: the loss is {losses[epoch - 1]} at epoch {epoch}; "
+    epoch = 0
+    while epoch < options.epochs:
+        stop = _next_stop(epoch, options)
+        got = updates.run(lrs[epoch:stop])
+        losses[epoch:epoch + len(got)] = got
+        if len(got) < stop - epoch or not np.all(np.isfinite(got)):
+            bad = epoch + int(np.argmax(~np.isfinite(got))) + 1
+            raise NonFiniteError(f"training {label or 'run'}: the loss is {losses[bad - 1]} at epoch {bad}; "
                                  f"lower the initial learning rate (lr0 = {options.lr0:g})")
-        delta = opt.step(values, grads, lr, weights)
-        values = {p: values[p] - delta[p] for p in paths}
+        epoch = stop
         if epoch == 1 or epoch % options.verbose_every == 0 or epoch == options.epochs:
-            rmse = math.sqrt(2.0 * losses[epoch - 1]) if options.loss == "half-mse" else math.sqrt(losses[epoch - 1])
-            log.append(LogRow(epoch, epoch, time.perf_counter() - start, rmse, losses[epoch - 1], lr))
+            value = losses[epoch - 1]
+            rmse = rmse_from_loss(value, options.loss, updates_responses(step))
+            log.append(LogRow(epoch, epoch, time.perf_counter() - start, rmse, value, lrs[epoch - 1]))
             if on_log is not None:
                 bar.clear()
                 on_log(log[-1])
         bar.update(epoch, losses[epoch - 1])
+    values = updates.values()
     wall = time.perf_counter() - start
     bar.close(losses[-1])
     final, _ = step(values)
     logger.info("fitted %s: %d epochs in %.2f s, final loss %.3g", label or program.name, options.epochs, wall, final)
     return FitResult(values=values, initial=initial, loss=losses, lr=lrs, final_loss=final,
                      program=program.with_parameters(values), log=log, wall_s=wall,
-                     backend="compiled" if getattr(step, "compiled", False) else "interpreter")
+                     backend="compiled" if getattr(step, "tape", None) else "interpreter")
+
+
+def updates_responses(step) -> int:
+    """R, the number of target responses (for RMSE from an "mse" loss)."""
+    return int(sum(t.shape[2] for t in step.targets.values()))
+
+
+def _next_stop(epoch: int, options, chunk: int = 100) -> int:
+    """End of the next block of epochs: the next logged epoch, at most ``chunk`` epochs on."""
+    if epoch == 0:
+        return 1
+    next_log = min((epoch // options.verbose_every + 1) * options.verbose_every, options.epochs)
+    return min(next_log, epoch + chunk)
+
+
+class _python_updates:
+    """Epochs one at a time: ``step(values)`` for the loss and gradients, then MatlabAdam in numpy."""
+
+    def __init__(self, step, values, weights, options):
+        from ..study.matlab_adam import MatlabAdam
+
+        self.step, self.current, self.weights = step, dict(values), weights
+        self.opt = MatlabAdam(options.l2, options.grad_threshold, options.beta1, options.beta2, options.eps)
+
+    def run(self, lrs):
+        losses = []
+        for lr in lrs:
+            loss, grads = self.step(self.current)
+            losses.append(loss)
+            if not math.isfinite(loss):
+                break
+            delta = self.opt.step(self.current, grads, lr, self.weights)
+            self.current = {p: self.current[p] - delta[p] for p in self.current}
+        return np.array(losses)
+
+    def values(self):
+        return self.current
+
+
+def _compiled_updates(step, values, weights, options):
+    """Whole blocks of epochs in one compiled call (:class:`~blockloop.compiled.tape.CompiledAdam`)."""
+    from ..compiled.tape import CompiledAdam
+
+    return CompiledAdam(step.tape, values, weights, step.targets, options)
 
 
 def _stepper(program, inputs, targets, paths, loss, initial_states, backend):
@@ -153,6 +203,7 @@ def _stepper(program, inputs, targets, paths, loss, initial_states, backend):
             r = gradient(program, inputs, targets=_unbatched(targets, plan), params=values, loss=loss,
                          initial_states=initial_states, backend="interpreter")
             return r.loss, r.grads
+        interpreted.targets = targets
         return interpreted
 
     from ..compiled.tape import Tape
@@ -169,7 +220,7 @@ def _stepper(program, inputs, targets, paths, loss, initial_states, backend):
         gfpar, gsig0 = tape.backward({n: g[:, :, a:b] for n, a, b in zip(names, cols[:-1], cols[1:], strict=True)})
         return value, tape.grads(paths, gfpar, gsig0)
 
-    compiled.compiled = True
+    compiled.tape, compiled.targets = tape, targets
     return compiled
 
 

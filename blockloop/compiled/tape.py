@@ -7,11 +7,13 @@ epoch costs two kernel calls and a few numpy operations.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .backend import RunBuffers, lowered
 
-__all__ = ["Tape"]
+__all__ = ["Tape", "CompiledAdam"]
 
 
 class Tape:
@@ -126,3 +128,60 @@ class Tape:
         block = path.rpartition(".")[0]
         size = self.low.states[block][1] if slot.kind == "state" else slot.size
         return slice(slot.offset, slot.offset + size)
+
+
+class CompiledAdam:
+    """MATLAB's Adam over a Tape's trainable parameters, whole epochs per compiled call.
+
+    Parameters
+    ----------
+    tape : Tape (its targets are the loss's signals)
+    values : path → starting value
+    weights : paths that get L2 regularization
+    targets : name → (T, B, n) target arrays (float64)
+    options : TrainingOptions (l2, grad_threshold, β1, β2, ε, loss)
+    """
+
+    def __init__(self, tape: Tape, values: dict, weights, targets: dict, options):
+        self.tape, self.paths, self.options = tape, list(values), options
+        low, B = tape.low, tape.B
+        groups, chunks, to = [], [], 0
+        for path in self.paths:
+            slot = low.params[path]
+            kind = {"fpar": 0, "const": 1, "state": 2}[slot.kind]
+            rows = tape._rows(path).stop - slot.offset if kind else slot.size
+            groups.append((kind, slot.offset, slot.size, rows, to, int(path in weights)))
+            chunks.append(np.asarray(values[path], dtype=np.float64).reshape(-1))
+            to += slot.size
+        self.groups = np.array(groups, dtype=np.int64).reshape(-1, 6)
+        self.theta = np.concatenate(chunks).astype(tape.fpar.dtype)
+        self.m, self.v = np.zeros_like(self.theta), np.zeros_like(self.theta)
+        self.gvec = np.zeros_like(self.theta)
+        self.t = 0
+        target = np.zeros_like(tape.cotan).reshape(tape.T, -1, B)
+        for name, (col, size) in tape.cot_cols.items():
+            target[:, col:col + size, :] = np.asarray(targets[name]).transpose(0, 2, 1)
+        self.target = target.reshape(tape.T, -1)
+        self.n_responses = sum(size for _, size in tape.cot_cols.values())
+
+    def run(self, lrs: np.ndarray) -> np.ndarray:
+        """Train ``len(lrs)`` epochs with these learning rates; returns their losses (NaN-padded if one diverged)."""
+        from .fit_kernel import fit_epochs
+
+        tape, low, buf, o = self.tape, self.tape.low, self.tape.buf, self.options
+        losses = np.full(len(lrs), np.nan)
+        sig0 = tape.sig0.reshape(-1)
+        done = fit_epochs(np.asarray(lrs, dtype=np.float64), self.t, self.theta, self.gvec, self.m, self.v,
+                          self.groups, float(o.l2), math.inf if o.grad_threshold is None else float(o.grad_threshold),
+                          float(o.beta1), float(o.beta2), float(o.eps), o.loss == "half-mse", self.n_responses,
+                          losses, tape.T, low.code, low.args, tape.fpar, low.ipar, buf.sources, low.updates,
+                          buf.logs, sig0, buf.src.reshape(tape.T, -1), buf.log.reshape(tape.T, -1),
+                          buf.stage.reshape(-1), tape.trace, tape.program.dtype.type(0), tape.cotan_rows,
+                          self.target, tape.cotan, tape.g, tape.gx, np.zeros_like(tape.fpar),
+                          np.zeros(low.width * tape.B, dtype=tape.fpar.dtype), tape.const_rows, tape.B)
+        self.t += done
+        return losses[:max(done + 1, 0)] if done < len(lrs) else losses
+
+    def values(self) -> dict:
+        """Current parameters by path, in their shapes."""
+        return self.tape.get_values(self.paths)
