@@ -92,22 +92,22 @@ def gradient(program, inputs, targets, params, *, loss: str = "half-mse", initia
         split_path(program, path)
     _check_x0_overrides(paths, initial_states)
     targets = _targets(program, targets)
-    plan = plan_run(program, inputs, steps=steps, probes=[n for n in targets if n not in program.outputs
-                                                          and n not in program.probes],
-                    initial_states=initial_states, check_finite=check_finite)
-    targets = {name: _target_array(name, arr, plan, program.dtype) for name, arr in targets.items()}
     run = _select(program, backend)
-    if run is None:
+    if run is None:  # the interpreter runs a program that holds the values
         from .interpreted import run_backward
 
         evaluated = with_parameters(program, values, check_finite) if values else program
         engine = "interpreter"
-    else:
+    else:  # the compiled sweep writes the values into its tables
         from ..compiled.reverse import run_backward
 
         evaluated = program
         values = {p: checked_value(program, p, v, check_finite) for p, v in (values or {}).items()}
         engine = "compiled"
+    plan = plan_run(evaluated, inputs, steps=steps, probes=[n for n in targets if n not in program.outputs
+                                                            and n not in program.probes],
+                    initial_states=initial_states, check_finite=check_finite)
+    targets = {name: _target_array(name, arr, plan, program.dtype) for name, arr in targets.items()}
 
     def cotangent_of(logged):
         names = list(targets)

@@ -31,9 +31,9 @@ def check_adjoints(program) -> None:
         block = program.blocks[name]
         if block.is_time_source:
             continue
-        needed = ["output_vjp"] + (["update_vjp"] if block.has_state else [])
-        for method in needed:
-            if not declares_with_rules(block, method):
+        needed = [("output_vjp", "output")] + ([("update_vjp", "update")] if block.has_state else [])
+        for method, rule in needed:
+            if not declares_with_rules(block, method, (rule,)):
                 raise DifferentiationError(
                     f"block '{name}' ({block.type_name}) declares no adjoint ({method}), so gradients cannot "
                     f"flow through it; give {block.type_name} an {method} (see Block.{method}) or leave it out "

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import NonFiniteError
-from .gradient import _target_array, _targets, gradient
+from .gradient import _check_x0_overrides, _target_array, _targets, gradient
 from .losses import loss_and_cotangent
 from .parameters import _as_paths, checked_value, split_path
 
@@ -107,6 +107,7 @@ def fit(program, inputs, targets, params, options=None, *, weights=None, initial
     values = {p: checked_value(program, p, v) for p, v in values.items()} if values else program.parameters(paths)
     for path in paths:
         split_path(program, path)
+    _check_x0_overrides(paths, initial_states)
     weights = default_weights(paths) if weights is None else set(weights)
     step = _stepper(program, inputs, targets, paths, options.loss, initial_states, backend)
     initial = {p: v.copy() for p, v in values.items()}

@@ -17,7 +17,8 @@ import numpy as np
 
 from ..errors import ParameterError, SizeMismatchError
 
-__all__ = ["Block", "Lowering", "declares_with_rules", "as_float_array", "as_vector", "as_matrix", "numbered_ports", "same_size"]
+__all__ = ["Block", "Lowering", "declares_with_rules", "as_float_array", "as_vector", "as_matrix", "numbered_ports",
+           "same_size"]
 
 
 class Lowering(NamedTuple):
@@ -208,13 +209,14 @@ class Block:
         return f"{self.type_name}({', '.join(shown)})"
 
 
-def declares_with_rules(block: Block, method: str) -> bool:
-    """Whether ``method`` of ``block`` was written knowing the block's numpy rules.
+def declares_with_rules(block: Block, method: str, rules: tuple[str, ...] = ("output", "update")) -> bool:
+    """Whether ``method`` of ``block`` was written knowing the block's numpy ``rules``.
 
     True when the class that defines ``method`` (a lowering or an adjoint) is the class that
-    defines ``output`` and ``update``, or a subclass of it, and is not the :class:`Block` base.
-    A user subclass that overrides ``output`` but inherits ``lowering``/``output_vjp`` gets
-    False, so its parent's op or adjoint is never applied to its different math.
+    defines each of ``rules`` (``output``, ``update``), or a subclass of it, and is not the
+    :class:`Block` base. A user subclass that overrides ``output`` but inherits
+    ``lowering``/``output_vjp`` gets False, so its parent's op or adjoint is never applied to
+    its different math.
     """
     mro = type(block).__mro__
 
@@ -222,7 +224,7 @@ def declares_with_rules(block: Block, method: str) -> bool:
         return next(c for c in mro if attr in vars(c))
 
     declared = owner(method)
-    return declared is not Block and all(issubclass(declared, owner(rule)) for rule in ("output", "update"))
+    return declared is not Block and all(issubclass(declared, owner(rule)) for rule in rules)
 
 
 def same_size(in_sizes: Mapping[str, int | None], ports: Sequence[str]) -> int | None:

@@ -36,7 +36,7 @@ from ._cache import drop_stale
 
 drop_stale(__file__, "opcodes.py")
 
-from .opcodes import IN0, NIN, OP, OUT, P, N  # noqa: E402 - after the cache check
+from .opcodes import IN0, NIN, OP, OUT, N, P  # noqa: E402 - after the cache check
 
 __all__ = ["backward_steps", "run_backward"]
 
@@ -64,8 +64,8 @@ def backward_steps(steps, code, args, fpar, ipar, updates, cotan_rows, trace, co
         for e in range(W):
             g[e] = 0
         for s in range(cotan_rows.shape[0]):
-            row, col, m = np.uint64(cotan_rows[s, 0]) * B, np.uint64(cotan_rows[s, 1]) * B, np.uint64(cotan_rows[s, 2]) * B
-            for e in range(m):
+            row, col = np.uint64(cotan_rows[s, 0]) * B, np.uint64(cotan_rows[s, 1]) * B
+            for e in range(np.uint64(cotan_rows[s, 2]) * B):
                 g[row + e] += cotan[k, col + e]
         for s in range(updates.shape[0]):
             m, row, col = np.uint64(updates[s, 0]) * B, np.uint64(updates[s, 1]) * B, np.uint64(updates[s, 2]) * B
@@ -124,9 +124,9 @@ def backward_steps(steps, code, args, fpar, ipar, updates, cotan_rows, trace, co
                     uj = np.uint64(args[a + 2 * j]) * B
                     for e in range(m):
                         prod = g[out + e]
-                        for l in range(nin):
-                            if l != j:
-                                prod *= sig[np.uint64(args[a + 2 * l]) * B + e]
+                        for other in range(nin):
+                            if other != j:
+                                prod *= sig[np.uint64(args[a + 2 * other]) * B + e]
                         g[uj + e] += prod
             elif op == 1:  # gain_scalar
                 kk, acc = fpar[p], gfpar[p]

@@ -42,7 +42,7 @@ from ._cache import drop_stale
 drop_stale(__file__, "mathfn.py", "opcodes.py")
 
 from .mathfn import sigmoid, tanh  # noqa: E402 - after the cache check
-from .opcodes import IN0, NIN, OP, OUT, P, N  # noqa: E402
+from .opcodes import IN0, NIN, OP, OUT, N, P  # noqa: E402
 
 __all__ = ["run_steps"]
 

@@ -1,7 +1,8 @@
 """The study's training on the LSTM diagram itself (:func:`blockloop.autodiff.fit`), not on PyTorch.
 
 The learnables are those of the PyTorch trainer and of MATLAB's network: every layer's W, R
-and b (one bias per gate, as in the diagram) and the fully connected F and F_bias; the initial
+and b (one bias per gate, as in the diagram) and the fully connected F and F_bias (added at zero
+when the starting weights have none, as a fully connected layer always has one); the initial
 states stay those of the weights. L2 regularization applies to W, R and F.
 """
 
@@ -52,12 +53,15 @@ def train_diagram(weights: NetworkWeights, u, y, options, progress=None, on_log=
     from .training import TrainingResult
 
     u, y = _as_sequences(u, y, weights)
+    initial = weights
+    if weights.F_bias is None:  # MATLAB's and torch's FC layer always has a (trained) bias, zero at first
+        weights = NetworkWeights(layers=weights.layers, F=weights.F, F_bias=np.zeros(weights.no))
     program = lstm_network(weights).compile(dtype=options.dtype)
     paths, l2 = learnable_paths(weights)
     res = fit(program, {"u": u}, {"y": y}, paths, options, weights=l2, progress=progress, on_log=on_log,
               label=label)
     values = {p: np.asarray(v, dtype=np.float64) for p, v in res.values.items()}
     rmse = np.array([rmse_from_loss(v, options.loss, weights.no) for v in res.loss])
-    return TrainingResult(weights=_weights(values, weights), initial=weights, options=options, loss=res.loss,
+    return TrainingResult(weights=_weights(values, weights), initial=initial, options=options, loss=res.loss,
                           rmse=rmse, lr=res.lr, log=res.log, final_loss=res.final_loss,
                           final_rmse=rmse_from_loss(res.final_loss, options.loss, weights.no), wall_s=res.wall_s)
