@@ -1,45 +1,50 @@
-"""µs/step of the LSTM diagram exported to bdsim 1.4, next to blockloop's own run (float64).
+"""µs/step of the LSTM diagram exported to bdsim 1.4, next to blockloop's compiled and interpreted runs.
 
-Case: Ni = 1, Nn = 5, No = 1, T = 1001 steps, batch 1 (the same as ``bench_lstm.py``).
-The bdsim diagram is built and compiled once (timed apart); then ``BdsimModel.run`` and
-blockloop's ``Program.simulate`` are timed round-robin, ``--repeats`` times each, and the
-medians are reported, so that a noisy shared machine slows both alike. Both results are
-checked to agree to 1e-12 first.
+Case: Ni = 1, Nn = 5, No = 1, batch 1, float64, all three over the same ``--steps`` (``run.py``
+times bdsim on fewer steps than the others). The bdsim diagram is built and compiled once
+(timed apart); the outputs are checked to agree to 1e-12 first; then the three are timed
+round-robin, ``--repeats`` rounds.
 
     python benchmarks/bench_bdsim.py [--repeats 7] [--steps 1001] [--json]
 """
 
 from __future__ import annotations
 
-import time
+import argparse
+import json
 
-import numpy as np
-
-from blockloop.diagrams import NetworkWeights, lstm_network
-from blockloop.interop.bdsim import to_bdsim
-
-from _timing import parse_args, report, round_robin
+from _timing import format_table, round_robin
+from _workloads import as_tbn, bdsim_missing, bdsim_runner, check_agree, lstm_case, simulate_runner
+from run import COMPILED, HEADERS, jsonable, speedups, timing_rows
 
 
 def main() -> None:
-    args = parse_args(__doc__, repeats=7)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--steps", type=int, default=1001)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    reason = bdsim_missing()
+    if reason:
+        raise SystemExit(f"bench_bdsim: {reason}")
 
-    w = NetworkWeights.random(ni=1, nn=5, no=1, seed=0)
-    u = np.random.default_rng(0).standard_normal((args.steps, 1))
-    program = lstm_network(w).compile()
-    to_bdsim(program, u[:2], Ts=0.1)  # import bdsim and its block modules outside the timing
-    t0 = time.perf_counter()
-    model = to_bdsim(program, u, Ts=0.1)
-    build_ms = (time.perf_counter() - t0) * 1e3
-    runners = {"blockloop diagram": lambda: program.simulate({"u": u}, Ts=0.1)["y"],
-               "bdsim 1.4 export": lambda: model.run()["y"]}
-
-    diff = runners["bdsim 1.4 export"]() - runners["blockloop diagram"]()
-    norm = float(np.linalg.norm(diff, 2))
-    assert norm <= 1e-12, f"bdsim and blockloop differ by {norm:.3e}"
-    med = round_robin(runners, args.repeats, args.steps)
-    report(med, args, extra={"bdsim_build_ms": build_ms, "norm_difference": norm},
-           footer=f"bdsim build + compile: {build_ms:.1f} ms (once); outputs agree to norm {norm:.2e}")
+    _, program, u = lstm_case(steps=args.steps)
+    runners = [simulate_runner(COMPILED, program, u, "compiled", note="simulate"),
+               simulate_runner("blockloop_interpreter", program, u, "interpreter", note="simulate")]
+    bdsim, build_s = bdsim_runner(program, u, name="bdsim", note="model.run()")
+    runners.append(bdsim)
+    errors = check_agree(as_tbn(runners[0].fn(), args.steps), runners[1:], {"bdsim": 1e-12})
+    timings = round_robin(runners, args.repeats)
+    if args.json:
+        print(json.dumps(jsonable({"us_per_step": {n: t.us_per_step for n, t in timings.items()},
+                                   "speedup_of_compiled": speedups(timings), "bdsim_build_s": build_s,
+                                   "max_rel_diff_vs_compiled": errors, "steps": args.steps,
+                                   "rounds": args.repeats}), indent=2))
+        return
+    print(format_table(f"LSTM Ni=1 Nn=5 No=1, T={args.steps}, batch 1, float64; median of {args.repeats} rounds",
+                       HEADERS, timing_rows(timings, runners),
+                       [f"bdsim build + compile: {build_s * 1e3:.1f} ms (once); "
+                        f"outputs agree to {max(errors.values()):.1e} (relative)"]))
 
 
 if __name__ == "__main__":
