@@ -99,6 +99,8 @@ class RunBuffers:
 
 def _chunks(B: int, threads: int) -> list[slice]:
     n = max(1, min(threads, B // MIN_CHUNK))
+    if n == 1:
+        return [slice(0, B)]
     edges = np.linspace(0, B, n + 1).round().astype(int)
     return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
 

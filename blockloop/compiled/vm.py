@@ -46,6 +46,9 @@ from .opcodes import IN0, NIN, OP, OUT, N, P  # noqa: E402
 
 __all__ = ["run_steps"]
 
+# Unsigned constants: numba types uint64 ⊕ int literal as float64.
+_0, _1, _2, _3, _4 = (np.uint64(v) for v in range(5))
+
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def run_steps(steps, code, args, fpar, ipar, sources, updates, logs, sig, src, log, stage, trace, B, zero):
@@ -84,12 +87,25 @@ def run_steps(steps, code, args, fpar, ipar, sources, updates, logs, sig, src, l
             u = np.uint64(args[a]) * B
             if op == 3:  # gain_matrix
                 kn = np.uint64(args[a + 1])
-                if B == 1:
-                    for i in range(n):
+                if B == 1:  # four rows at a time: four independent sums, each still left to right
+                    i = _0
+                    while i + _4 <= n:
+                        a0 = a1 = a2 = a3 = zero
+                        q0, q1, q2, q3 = p + i * kn, p + (i + _1) * kn, p + (i + _2) * kn, p + (i + _3) * kn
+                        for j in range(kn):
+                            x = sig[u + j]
+                            a0 += fpar[q0 + j] * x
+                            a1 += fpar[q1 + j] * x
+                            a2 += fpar[q2 + j] * x
+                            a3 += fpar[q3 + j] * x
+                        sig[out + i], sig[out + i + _1], sig[out + i + _2], sig[out + i + _3] = a0, a1, a2, a3
+                        i += _4
+                    while i < n:
                         acc = zero
                         for j in range(kn):
                             acc += fpar[p + i * kn + j] * sig[u + j]
                         sig[out + i] = acc
+                        i += _1
                 else:
                     for i in range(n):
                         y = out + i * B

@@ -7,6 +7,7 @@ reject exactly the same inputs.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import warnings
 import weakref
@@ -26,6 +27,7 @@ class BackendFallbackWarning(UserWarning):
     """The compiled backend cannot run a block type, so the run went to the interpreter."""
 
 
+@functools.cache
 def compiled_available() -> bool:
     """Whether numba (the ``compiled`` extra) is installed."""
     return importlib.util.find_spec("numba") is not None

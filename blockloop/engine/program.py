@@ -98,6 +98,8 @@ class Program:
         set_(self, "ops", tuple(ops))
         set_(self, "updates", tuple(updates))
         set_(self, "_driver", MappingProxyType(driver))
+        set_(self, "_time_sources", tuple((n, index[(n, "y")], self.blocks[n]) for n in self.order
+                                          if isinstance(self.blocks[n], (Inport, FromArray))))
 
     # -- lookups -----------------------------------------------------------------------------
     def size(self, block: str, port: str) -> int:
@@ -111,8 +113,7 @@ class Program:
 
     def time_sources(self):
         """(name, signal index, block) for every Inport and FromArray, in order."""
-        return [(n, self.signal_index[(n, "y")], self.blocks[n]) for n in self.order
-                if isinstance(self.blocks[n], (Inport, FromArray))]
+        return list(self._time_sources)
 
     def constants(self):
         """(signal index, block) of every constant block."""
