@@ -15,6 +15,9 @@ Sections (run in this order; ``--only`` picks some):
 * ``compile``: ``Diagram.compile()`` of a 10-layer LSTM network, its lowering, and the first
   ``simulate`` on a fresh program: in this process, in a fresh process with numba's on-disk
   kernel cache, and in a fresh process with an empty cache (the one-time JIT compile).
+* ``training``: the study's epoch (Nn = 5, T = 1001, forward + BPTT + MATLAB Adam) on the
+  diagram trainer (float64) and on PyTorch float32 and float64, as seconds per 10 000 epochs;
+  the trace's bytes per step; ms per epoch as T and Nn grow.
 
 Every runner is timed round-robin in one process (each once per round, median over the rounds)
 because the machine is shared and noisy; each is first checked against the compiled backend's
@@ -45,6 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from _timing import Runner, Timing, format_table, machine, median_seconds, progress, round_robin
+from _training import training_section
 from _workloads import (
     as_tbn,
     bdsim_missing,
@@ -519,9 +523,8 @@ def compile_section(cfg: Config) -> Section:
 #: Section name → function(Config) → Section, in the order they run. The JSON object has one key
 #: per section that ran, plus "machine", "date" and "run".
 #:
-#: Later sections go here. The gradients issue adds "training": a function returning
-#: Section({"blockloop_s": …, "torch_fp32_s": …, "torch_fp64_s": …}, table), which then lands
-#: in the JSON as "training": {...} with nothing else to change.
+#: "training" (benchmarks/_training.py) times the study's epoch on the diagram trainer and on torch:
+#: {"blockloop_s", "torch_fp32_s", "torch_fp64_s"} are seconds per 10 000 epochs.
 SECTIONS: dict[str, Callable[[Config], Section]] = {
     "sim_batch1": lambda cfg: sim_section(cfg, 1),
     "sim_batch256": lambda cfg: sim_section(cfg, 256),
@@ -530,7 +533,7 @@ SECTIONS: dict[str, Callable[[Config], Section]] = {
     "nn128": lambda cfg: nn_section(cfg, 128),
     "generic_chain": generic_chain,
     "compile": compile_section,
-    # "training": training_section,   # gradients issue: {"blockloop_s", "torch_fp32_s", "torch_fp64_s"}
+    "training": lambda cfg: Section(*training_section(cfg.quick)),
 }
 
 
