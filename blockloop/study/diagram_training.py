@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..diagrams import LayerWeights, NetworkWeights, lstm_network
-from ..errors import ParameterError
 from .matlab_adam import rmse_from_loss
 
 __all__ = ["train_diagram", "learnable_paths"]
@@ -38,13 +37,11 @@ def _weights(values: dict, initial: NetworkWeights) -> NetworkWeights:
 
 
 def _as_sequences(u, y, weights: NetworkWeights):
-    u, y = np.asarray(u, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    if y.ndim == u.ndim - 1:
-        y = y[..., None]
-    if u.ndim not in (2, 3) or u.shape[:-1] != y.shape[:-1] or u.shape[-1] != weights.ni or y.shape[-1] != weights.no:
-        raise ParameterError(f"u, y: expected (T, {weights.ni}) and (T, {weights.no}) (or (T, N, ·)) with the same "
-                             f"T and N, got {u.shape} and {y.shape}")
-    return u, y
+    """(T, N, Ni) inputs and (T, N, No) targets, checked as the torch trainer checks them."""
+    from .training import _batches
+
+    x, t = _batches(weights, u, y)  # (N, T, ·)
+    return np.moveaxis(x, 0, 1), np.moveaxis(t, 0, 1)
 
 
 def train_diagram(weights: NetworkWeights, u, y, options, progress=None, on_log=None, label: str = ""):

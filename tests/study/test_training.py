@@ -197,21 +197,22 @@ def test_one_epoch_equals_autograd_gradients_plus_numpy_matlab_adam():
     assert res.loss[0] == pytest.approx(float((err**2).sum().detach()) / (2 * len(u)))
 
 
-def test_training_lowers_the_loss_logs_and_draws_progress():
+@pytest.mark.parametrize(("trainer", "dtype", "rel"), [("torch", "float32", 1e-5), ("diagram", "float64", 1e-12)])
+def test_training_lowers_the_loss_logs_and_draws_progress(trainer, dtype, rel):
     pytest.importorskip("torch")
     from blockloop.study.training import TrainingOptions, evaluate_loss, random_weights, train
 
     u, y = _data(T=120)
     stream, rows = io.StringIO(), []
-    opts = TrainingOptions(lr0=0.02, epochs=60, grad_threshold=1.0, verbose_every=25)
+    opts = TrainingOptions(lr0=0.02, epochs=60, grad_threshold=1.0, verbose_every=25, trainer=trainer)
     res = train(random_weights(1, 4, 1), u, y, opts, progress=stream, on_log=rows.append, label="t")
     assert [r.epoch for r in rows] == [1, 25, 50, 60]
     assert res.final_loss < 0.5 * res.loss[0]
     assert "\rt [" in stream.getvalue() and "60/60" in stream.getvalue()
     assert res.lr[-1] == opts.lr0 and res.us_per_epoch > 0
-    assert res.weights.layers[0].W.dtype == np.float64 and res.options.dtype == "float32"
-    loss, rmse = evaluate_loss(res.weights, u, y, dtype="float32")
-    assert loss == pytest.approx(res.final_loss, rel=1e-5) and rmse == pytest.approx(math.sqrt(2 * loss))
+    assert res.weights.layers[0].W.dtype == np.float64 and res.options.dtype == dtype  # default per trainer
+    loss, rmse = evaluate_loss(res.weights, u, y, dtype=dtype)
+    assert loss == pytest.approx(res.final_loss, rel=rel) and rmse == pytest.approx(math.sqrt(2 * loss))
 
 
 def test_training_rejects_mismatched_data_and_bad_options():
