@@ -175,15 +175,43 @@ def _training_runs(sys, cfg: StudyConfig, computed, u_val, out: Path, progress, 
     u_tr, y_tr, setup = training_setup(sys, cfg, computed)
     runs, results = {}, {"data": {"steps": TRAIN_STEPS, "seed": cfg.seed, "u_std": float(u_tr.std()),
                                   "y_rms": float(np.sqrt(np.mean(y_tr ** 2)))}}
+    if cfg.trainer == "diagram":
+        runs = _train_side_by_side(setup, u_tr, y_tr, progress, on_log)
     for name, (start, ref, opts) in setup.items():
-        if on_log is not None:
-            on_log(name, None)
-        runs[name] = train(start, u_tr, y_tr, opts, progress=progress, label=name,
-                           on_log=None if on_log is None else (lambda row, n=name: on_log(n, row)))
+        if name not in runs:
+            if on_log is not None:
+                on_log(name, None)
+            runs[name] = train(start, u_tr, y_tr, opts, progress=progress, label=name,
+                               on_log=None if on_log is None else (lambda row, n=name: on_log(n, row)))
         results[name] = _run_section(name, runs[name], ref, computed, sys, cfg, u_val, out)
     _plot_losses(runs, out)
     results["figure"] = "loss_curves.png"
     return results
+
+
+def _train_side_by_side(setup: dict, u, y, progress, on_log) -> dict:
+    """The two diagram trainings at once, one thread each (the compiled epochs release the GIL).
+
+    Each run is deterministic on its own, so running them together changes no number. The
+    progress bar follows the first run; the logs are replayed in order once both are done.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .training import train
+
+    rows: dict = {name: [] for name in setup}
+    with ThreadPoolExecutor(max_workers=len(setup), thread_name_prefix="training") as pool:
+        futures = {name: pool.submit(train, start, u, y, opts, progress=progress if i == 0 else None,
+                                     label=f"{len(setup)} runs side by side" if i == 0 else name,
+                                     on_log=rows[name].append)
+                   for i, (name, (start, _, opts)) in enumerate(setup.items())}
+        runs = {name: f.result() for name, f in futures.items()}
+    if on_log is not None:
+        for name in setup:
+            on_log(name, None)
+            for row in rows[name]:
+                on_log(name, row)
+    return runs
 
 
 def _run_section(name: str, res, ref: dict, computed, sys, cfg: StudyConfig, u_val, out: Path) -> dict:
