@@ -1,7 +1,8 @@
 """Keep numba's on-disk cache of the kernels in step with every source file they compile from.
 
-numba keys a cached function on its own file's timestamp only, so an edit to a module it
-inlines (:mod:`.mathfn`, :mod:`.opcodes`) would leave a stale kernel in ``__pycache__``. Before
+numba keys a cached function on its own file's timestamp only, so an edit to a module whose
+functions it compiles in (:mod:`.mathfn`, :mod:`.opcodes`, or :mod:`.vm` and :mod:`.reverse` for
+the fused training epochs) would leave a stale kernel in ``__pycache__``. Before
 the kernels are defined, :func:`drop_stale` compares a digest of all those files with the one
 recorded beside the cache and deletes the kernel cache files when they differ. (An installed
 wheel never changes in place, so this matters for editable installs and development.)

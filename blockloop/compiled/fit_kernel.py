@@ -26,7 +26,7 @@ from numba import njit
 
 from ._cache import drop_stale
 
-drop_stale(__file__)
+drop_stale(__file__, "vm.py", "reverse.py", "mathfn.py", "opcodes.py")  # it compiles those kernels in
 
 from .reverse import backward_steps  # noqa: E402 - after the cache check
 from .vm import run_steps  # noqa: E402
