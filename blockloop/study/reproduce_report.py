@@ -24,10 +24,13 @@ def _intro(r: Report, res: dict) -> None:
     cfg, env = res["config"], res["environment"]
     r.paragraph("How well can an LSTM layer approximate a linear dynamical system? This report reruns the second "
                 "half of the reference live script (MATLAB, G. Campa 2023) with blockloop: the LSTM as a block "
-                "diagram, and PyTorch for training as MATLAB's `trainNetwork` did it. Every number below is in "
+                "diagram, trained as MATLAB's `trainNetwork` did it "
+                + ("by backpropagation through time on the diagram itself" if cfg.get("trainer", "torch") == "diagram"
+                   else "with PyTorch") + ". Every number below is in "
                 "`results.json`, next to the reference's published value where there is one.")
     r.table([["setting", "value"], ["epochs per training run", cfg["epochs"]], ["seed", cfg["seed"]],
-             ["training precision", cfg["dtype"]], ["realization of the computed weights", cfg["realization"]],
+             ["trainer", cfg.get("trainer", "torch")], ["training precision", cfg["dtype"]],
+             ["realization of the computed weights", cfg["realization"]],
              ["scl, β", f"{cfg['scl']:g}, {cfg['beta']:g}"],
              ["machine", f"{env['cpu_count']} CPU cores, torch {env['torch']} with {env['torch_threads_training']} "
                          f"thread(s), load average at start {fmt((env['loadavg_at_start'] or [None])[0], 3)}"]])
@@ -101,7 +104,7 @@ def _training(r: Report, tr: dict) -> None:
     r.paragraph("One epoch = one full-batch iteration over the single training sequence; Adam with ε outside the "
                 "bias correction; each learnable's gradient clipped to L2 norm 1; L2 regularization 1e-4 on "
                 "weights only; piecewise learning rate; loss = half-MSE per time step (RMSE = √(2·loss)); "
-                "PyTorch's bias_hh frozen at zero. "
+                "one bias per gate (PyTorch's bias_hh frozen at zero with the torch trainer). "
                 f"Training data: {tr['data']['steps']} steps, output RMS {fmt(tr['data']['y_rms'], 3)}.")
     r.image(tr["figure"], "Training loss per epoch (log scale); circles: the reference's log")
     for name in ("from_computed", "from_random"):
