@@ -49,3 +49,28 @@ def test_block_contract(name):
     with pytest.raises(TypeError):
         cls(**EXAMPLES[name], no_such_argument=1)
     assert block.has_state == (name == "UnitDelay")
+
+
+def test_every_library_block_has_a_compiled_op_and_its_adjoints():
+    """docs/adding-a-block.md: the numpy rule, the lowering and the adjoints come together."""
+    from blockloop.blocks import BLOCK_TYPES
+    from blockloop.blocks.base import declares_with_rules
+    from blockloop.compiled.opcodes import OPCODES
+
+    structural = {"constant", "source", "sink", "split", "delay"}
+    for name, cls in BLOCK_TYPES.items():
+        assert "lowering" in vars(cls) or cls.__mro__[1].__name__ == "_Sink", f"{name} declares no lowering"
+        if cls.is_time_source:
+            continue  # inputs: nothing to differentiate through
+        assert "output_vjp" in {a for c in cls.__mro__[:-1] for a in vars(c)}, f"{name} has no output_vjp"
+        if cls.has_state:
+            assert "update_vjp" in vars(cls), f"{name} has no update_vjp"
+    example = {"Gain": dict(K=2.0), "Sum": {}, "Product": {}, "Sigmoid": {}, "Tanh": {}, "UnitDelay": {},
+               "Mux": {}, "Demux": dict(sizes=[1]), "Selector": dict(indices=[0]), "Constant": dict(value=[1.0]),
+               "Inport": {}, "Outport": {}, "Probe": {}, "FromArray": dict(data=[[1.0]])}
+    assert set(example) == set(BLOCK_TYPES), "add the new block type here"
+    for name, kwargs in example.items():
+        block = BLOCK_TYPES[name](**kwargs)
+        assert declares_with_rules(block, "lowering"), name
+        op = block.lowering().op
+        assert op in OPCODES or op in structural, f"{name}: unknown op {op!r}"
