@@ -103,7 +103,8 @@ def test_full_study_matches_the_published_statistics(tmp_path):
     assert 1 / 3 < run1["last_logged_loss"]["value"] / run1["last_logged_loss"]["published"] < 3
     assert abs(run1["readback"]["dcgain"]["value"] / 8.3344 - 1) < 0.25
     assert abs(run1["readback"]["D"]["value"]) < 0.03
-    assert run1["gate_changes_vs_computed"]["f"] == {"W": 0.0, "R": 0.0, "b": 0.0}  # saturated gates stay put
+    # saturated gates stay put: σ'(±100) ≈ 4e-44, so the forget gate moves by ~1e-41 in float64 (0 in float32)
+    assert max(run1["gate_changes_vs_computed"]["f"].values()) < 1e-30
     assert run2["last_logged_loss"]["value"] < run2["initial_loss"]["value"] / 50
     assert run2["last_logged_loss"]["value"] / run2["last_logged_loss"]["published"] < 10
 
