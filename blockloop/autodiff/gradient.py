@@ -88,10 +88,13 @@ def gradient(program, inputs, targets, params, *, loss: str = "half-mse", initia
         raise DifferentiationError(f"loss: expected one of {LOSSES}, got {loss!r}")
     values = dict(params) if isinstance(params, Mapping) else None
     paths = _as_paths(list(values) if values is not None else params)
+    if not paths:
+        raise DifferentiationError("params: name at least one trainable parameter, e.g. ['lstm1/W.K']")
     for path in paths:
         split_path(program, path)
     _check_x0_overrides(paths, initial_states)
     targets = _targets(program, targets)
+    _check_target_names(program, targets)
     run = _select(program, backend)
     if run is None:  # the interpreter runs a program that holds the values
         from .interpreted import run_backward
@@ -107,7 +110,7 @@ def gradient(program, inputs, targets, params, *, loss: str = "half-mse", initia
     plan = plan_run(evaluated, inputs, steps=steps, probes=[n for n in targets if n not in program.outputs
                                                             and n not in program.probes],
                     initial_states=initial_states, check_finite=check_finite)
-    targets = {name: _target_array(name, arr, plan, program.dtype) for name, arr in targets.items()}
+    targets = {name: _target_array(name, arr, plan, program.dtype, check_finite) for name, arr in targets.items()}
 
     def cotangent_of(logged):
         names = list(targets)
@@ -168,18 +171,33 @@ def _targets(program, targets) -> dict:
     return dict(targets)
 
 
-def _target_array(name: str, value, plan, dtype) -> np.ndarray:
+def _check_target_names(program, targets) -> None:
+    """Every target names a signal: an output, a Probe block or a 'block.port' (checked by plan_run)."""
+    for name in targets:
+        if not isinstance(name, str):
+            raise DifferentiationError(f"target {name!r}: expected a signal name such as 'y' or 'lstm1/h_prod.y'")
+        if name not in program.outputs and name not in program.probes and "." not in name and "/" not in name:
+            raise DifferentiationError(f"target '{name}': no output or Probe of that name; outputs are "
+                                       f"{list(program.outputs)}, or name a signal as 'block.port'")
+
+
+def _target_array(name: str, value, plan, dtype, check_finite: bool = True) -> np.ndarray:
     """A target as (T, B, n) float64, checked against the logged signal's shape."""
     _, size = plan.logs[name]
     T, B = plan.steps, plan.batch
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise DifferentiationError(f"target '{name}': expected an array of numbers ({exc})") from None
+    raw = np.asarray(value) if not isinstance(value, (str, bytes)) else None
+    if raw is None or raw.dtype.kind not in "fiu":
+        raise DifferentiationError(f"target '{name}': expected an array of real numbers, got "
+                                   f"{type(value).__name__}" + ("" if raw is None else f" of dtype {raw.dtype}"))
+    arr = raw.astype(np.float64)
     if arr.ndim == 1 and size == 1:
         arr = arr[:, None]
     want = (T, size) if B is None else (T, B, size)
     if arr.shape != want:
         raise DifferentiationError(f"target '{name}': expected shape {want} (like the simulated signal), "
                                    f"got {arr.shape}")
+    if check_finite and not np.all(np.isfinite(arr)):
+        k = int(np.argwhere(~np.isfinite(arr))[0][0])
+        raise NonFiniteError(f"target '{name}' has a non-finite value at step {k}; pass check_finite=False "
+                             "to allow it")
     return arr[:, None, :] if B is None else arr

@@ -32,7 +32,8 @@ def loss_and_cotangent(err: np.ndarray, kind: str = "half-mse") -> tuple[float, 
     if kind not in LOSSES:
         raise ParameterError(f"loss: expected one of {LOSSES}, got {kind!r}")
     T, B, R = err.shape
-    total = float(np.sum(err * err))
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is reported by its caller
+        total = float(np.sum(err * err))
     if kind == "half-mse":
         return total / (2 * B * T), err / (B * T)
     return total / (B * T * R), err * (2.0 / (B * T * R))

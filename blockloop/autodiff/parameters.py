@@ -57,12 +57,22 @@ def parameter_values(program, paths: Iterable[str] | None = None) -> dict[str, n
     return out
 
 
-def _as_paths(paths) -> tuple[str, ...]:
+def _as_paths(paths, what: str = "parameters") -> tuple[str, ...]:
+    """A tuple of 'block.param' strings from one string, a sequence, or a set (sorted)."""
     if isinstance(paths, str):
         paths = [paths]
-    paths = tuple(paths)
+    elif isinstance(paths, (set, frozenset)):
+        paths = sorted(paths, key=str)
+    try:
+        paths = tuple(paths)
+    except TypeError:
+        raise DifferentiationError(f"{what}: expected 'block.param' paths such as ['lstm1/W.K'], "
+                                   f"got {type(paths).__name__}") from None
+    bad = [p for p in paths if not isinstance(p, str)]
+    if bad:
+        raise DifferentiationError(f"{what}: expected 'block.param' strings such as 'lstm1/W.K', got {bad[0]!r}")
     if len(set(paths)) != len(paths):
-        raise DifferentiationError(f"parameters: a path is named twice in {list(paths)}")
+        raise DifferentiationError(f"{what}: a path is named twice in {list(paths)}")
     return paths
 
 
@@ -70,10 +80,11 @@ def checked_value(program, path: str, value, check_finite: bool = True) -> np.nd
     """``value`` as the parameter at ``path`` (same shape, the program's dtype), or ParameterError."""
     block, param = split_path(program, path)
     current = program.blocks[block].arrays()[param]
-    try:
-        arr = np.asarray(value, dtype=program.dtype)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"parameter '{path}': expected numbers, got {type(value).__name__} ({exc})") from None
+    raw = np.asarray(value) if not isinstance(value, (str, bytes)) else None
+    if raw is None or raw.dtype.kind not in "fiu":
+        raise ParameterError(f"parameter '{path}': expected real numbers (an array of shape {current.shape}), "
+                             f"got {value!r}"[:300])
+    arr = raw.astype(program.dtype)
     if arr.shape != current.shape:
         raise ParameterError(f"parameter '{path}': expected shape {current.shape}, got {arr.shape}")
     if check_finite and not np.all(np.isfinite(arr)):

@@ -17,12 +17,13 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import NonFiniteError
-from .gradient import _check_x0_overrides, _target_array, _targets, gradient
+from ..errors import DifferentiationError, NonFiniteError, ParameterError
+from .gradient import _check_target_names, _check_x0_overrides, _target_array, _targets, gradient
 from .losses import loss_and_cotangent
 from .parameters import _as_paths, checked_value, split_path
 
@@ -101,18 +102,25 @@ def fit(program, inputs, targets, params, options=None, *, weights=None, initial
     from ..study.training import TrainingOptions
     from ..study.training_log import LogRow, ProgressBar
 
-    options = options or TrainingOptions()
-    values = dict(params) if not isinstance(params, (list, tuple, str)) else None
+    options = TrainingOptions() if options is None else options
+    if not isinstance(options, TrainingOptions):
+        raise ParameterError(f"options: expected a TrainingOptions, got {type(options).__name__}")
+    _check_callbacks(progress, on_log)
+    values = dict(params) if isinstance(params, Mapping) else None
     paths = _as_paths(list(values) if values is not None else params)
-    values = {p: checked_value(program, p, v) for p, v in values.items()} if values else program.parameters(paths)
+    if not paths:
+        raise DifferentiationError("params: name at least one trainable parameter, e.g. ['lstm1/W.K']")
     for path in paths:
         split_path(program, path)
+    values = {p: checked_value(program, p, v) for p, v in values.items()} if values else program.parameters(paths)
     _check_x0_overrides(paths, initial_states)
-    weights = default_weights(paths) if weights is None else set(weights)
+    weights = default_weights(paths) if weights is None else set(_as_paths(weights, "weights"))
+    if weights - set(paths):
+        raise DifferentiationError(f"weights: {sorted(weights - set(paths))} are not among the trained "
+                                   f"parameters {list(paths)}")
     step = _stepper(program, inputs, targets, paths, options.loss, initial_states, backend)
     initial = {p: v.copy() for p, v in values.items()}
-    lrs = np.array([options.lr(e) for e in range(1, options.epochs + 1)])
-    losses, log = np.full(options.epochs, np.nan), []
+    losses, lrs, log = np.full(options.epochs, np.nan), np.full(options.epochs, np.nan), []
     bar = ProgressBar(options.epochs, progress, label)
     updates = _compiled_updates(step, values, weights, options) if getattr(step, "tape", None) else \
         _python_updates(step, values, weights, options)
@@ -120,6 +128,7 @@ def fit(program, inputs, targets, params, options=None, *, weights=None, initial
     epoch = 0
     while epoch < options.epochs:
         stop = _next_stop(epoch, options)
+        lrs[epoch:stop] = [options.lr(e) for e in range(epoch + 1, stop + 1)]
         got = updates.run(lrs[epoch:stop])
         losses[epoch:epoch + len(got)] = got
         if len(got) < stop - epoch or not np.all(np.isfinite(got)):
@@ -143,6 +152,13 @@ def fit(program, inputs, targets, params, options=None, *, weights=None, initial
     return FitResult(values=values, initial=initial, loss=losses, lr=lrs, final_loss=final,
                      program=program.with_parameters(values), log=log, wall_s=wall,
                      backend="compiled" if getattr(step, "tape", None) else "interpreter")
+
+
+def _check_callbacks(progress, on_log) -> None:
+    if progress is not None and not callable(getattr(progress, "write", None)):
+        raise ParameterError(f"progress: expected a text stream such as sys.stderr, got {type(progress).__name__}")
+    if on_log is not None and not callable(on_log):
+        raise ParameterError(f"on_log: expected a function of one LogRow, got {type(on_log).__name__}")
 
 
 def updates_responses(step) -> int:
@@ -194,6 +210,7 @@ def _stepper(program, inputs, targets, paths, loss, initial_states, backend):
     from ..engine.simulate import plan_run
 
     targets = _targets(program, targets)
+    _check_target_names(program, targets)
     plan = plan_run(program, inputs, probes=[n for n in targets if n not in program.outputs
                                               and n not in program.probes], initial_states=initial_states)
     targets = {n: _target_array(n, a, plan, program.dtype) for n, a in targets.items()}
@@ -202,8 +219,8 @@ def _stepper(program, inputs, targets, paths, loss, initial_states, backend):
     if _select(program, backend) is None:
         def interpreted(values):
             r = gradient(program, inputs, targets=_unbatched(targets, plan), params=values, loss=loss,
-                         initial_states=initial_states, backend="interpreter")
-            return r.loss, r.grads
+                         initial_states=initial_states, backend="interpreter", check_finite=False)
+            return r.loss, r.grads  # a non-finite loss is reported by fit, with its epoch
         interpreted.targets = targets
         return interpreted
 

@@ -8,7 +8,10 @@ from pathlib import Path
 
 from ._args import positive_int
 
-__all__ = ["register", "run", "parse_seeds"]
+__all__ = ["register", "run", "parse_seeds", "MAX_SEEDS"]
+
+#: More seeds than this is a typo (each seed is two trainings of seconds each).
+MAX_SEEDS = 10_000
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -16,14 +19,20 @@ def parse_seeds(text: str) -> list[int]:
     import argparse
 
     seeds: list[int] = []
-    try:
-        for part in text.split(","):
-            a, dash, b = part.strip().partition("-")
-            seeds.extend(range(int(a), int(b) + 1) if dash else [int(a)])
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seeds like 0-9 or 1,4,7, got {text!r}") from None
-    if not seeds or min(seeds) < 0:
-        raise argparse.ArgumentTypeError(f"expected non-negative seeds like 0-9 or 1,4,7, got {text!r}")
+    for part in text.split(","):
+        a, dash, b = part.strip().partition("-")
+        try:
+            lo, hi = int(a), int(b) if dash else int(a)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected seeds like 0-9 or 1,4,7, got {text!r}") from None
+        if lo > hi:
+            raise argparse.ArgumentTypeError(f"{part.strip()!r} is an empty range: write it in ascending order, "
+                                             f"{hi}-{lo}")
+        if not 0 <= lo <= hi < 2**32:
+            raise argparse.ArgumentTypeError(f"{part.strip()!r}: expected seeds from 0 to 2**32 - 1")
+        if hi - lo + 1 + len(seeds) > MAX_SEEDS:
+            raise argparse.ArgumentTypeError(f"{text!r}: at most {MAX_SEEDS} seeds (each trains for seconds)")
+        seeds.extend(range(lo, hi + 1))
     return seeds
 
 

@@ -12,6 +12,7 @@ from types import MappingProxyType
 import numpy as np
 
 from ..blocks.base import Block, declares_with_rules
+from .checks import lowering_problem
 from .opcodes import OPCODES, WIDTH
 
 __all__ = ["LoweredProgram", "ParamSlot", "lower", "uncompiled_blocks"]
@@ -85,9 +86,21 @@ def trusted_lowering(block: Block):
 
 
 def uncompiled_blocks(program) -> dict[str, str]:
-    """Block path → type name of every block the compiled backend cannot run (empty if none)."""
-    return {name: block.type_name for name, block in program.blocks.items()
-            if trusted_lowering(block) is None}
+    """Block path → why the compiled backend cannot run it (empty if it can run them all).
+
+    A block has no compiled rule (its class declares no trusted ``lowering``), or its
+    lowering does not fit its ports and sizes (:func:`.checks.lowering_problem`).
+    """
+    why = {}
+    for name, block in program.blocks.items():
+        lowering = trusted_lowering(block)
+        if lowering is None:
+            why[name] = f"block type {block.type_name} has no compiled rule"
+            continue
+        problem = lowering_problem(program, name, lowering)
+        if problem:
+            why[name] = f"the lowering of {block.type_name} does not fit the block: {problem}"
+    return why
 
 
 class _Builder:
@@ -121,8 +134,11 @@ class _Builder:
         p = 0
         if lowering.params is not None:
             p = self.add_fpar(lowering.params)
-            for pname, arr in block.arrays().items():
-                self.params[f"{name}.{pname}"] = ParamSlot("fpar", p, arr.size, arr.shape)
+            arrays = block.arrays()
+            if len(arrays) == 1:  # the op's parameters are that array, flattened row-major
+                (pname, arr), = arrays.items()
+                if arr.size == np.asarray(lowering.params).size:
+                    self.params[f"{name}.{pname}"] = ParamSlot("fpar", p, arr.size, arr.shape)
         if lowering.op == "select":
             p = len(self.ipar)
             self.ipar.extend(lowering.ints)
@@ -132,10 +148,10 @@ class _Builder:
 
 def lower(program) -> LoweredProgram:
     """Lower ``program`` (every block must have a trusted lowering; see :func:`uncompiled_blocks`)."""
-    lowerings = {name: trusted_lowering(b) for name, b in program.blocks.items()}
-    missing = [n for n, lw in lowerings.items() if lw is None]
+    missing = uncompiled_blocks(program)
     if missing:
-        raise ValueError(f"blocks without a compiled rule: {missing}")
+        raise ValueError(f"blocks the compiled backend cannot run: {missing}")
+    lowerings = {name: trusted_lowering(b) for name, b in program.blocks.items()}
     bld = _Builder(program)
     states, constants, sources = {}, [], {}
     # Pass 1: rows for every output that owns its rows (a delay's output is its state).

@@ -69,10 +69,9 @@ def select_backend(program, backend: str = "auto"):
     if missing is None:
         missing = _UNCOMPILED[program] = uncompiled_blocks(program)
     if missing:
-        types = sorted(set(missing.values()))
-        first = {t: next(n for n, v in missing.items() if v == t) for t in types}
-        listing = ", ".join(f"{t} (e.g. '{first[t]}')" for t in types)
-        warnings.warn(f"compiled backend has no rule for block type {listing}; running on the interpreter",
+        reasons = sorted(set(missing.values()))
+        listing = "; ".join(f"{r} (e.g. '{next(n for n, v in missing.items() if v == r)}')" for r in reasons)
+        warnings.warn(f"compiled backend: {listing}; running on the interpreter",
                       BackendFallbackWarning, stacklevel=_caller_stacklevel())
         return interpreter.run_plan
     from ..compiled.backend import run_plan

@@ -40,7 +40,8 @@ class Program:
     """An executable diagram: blocks in schedule order, cast to one dtype, sizes known.
 
     A Program holds no run state: every :meth:`simulate` call allocates its own signals
-    and states, so simulating twice gives identical results.
+    and states, so simulating twice gives identical results. Its blocks' parameter arrays are
+    read-only (use :meth:`with_parameters` for other values).
 
     Attributes
     ----------
@@ -73,6 +74,10 @@ class Program:
 
     def __post_init__(self):
         set_ = object.__setattr__
+        for block in self.blocks.values():  # parameters are structure: a run (or a cached lowering) can rely on them
+            for value in vars(block).values():
+                if isinstance(value, np.ndarray):
+                    value.setflags(write=False)
         set_(self, "blocks", MappingProxyType(dict(self.blocks)))
         set_(self, "in_sizes", MappingProxyType(dict(self.in_sizes)))
         set_(self, "out_sizes", MappingProxyType(dict(self.out_sizes)))

@@ -63,6 +63,9 @@ def simulate(program: Program, inputs=None, *, steps: int | None = None, Ts: flo
     SimulationError, NonFiniteError
     """
     Ts = _sample_time(Ts)
+    if not isinstance(program, Program):
+        raise SimulationError(f"simulate: expected a compiled Program (diagram.compile()), got "
+                              f"{type(program).__name__}; or call diagram.simulate(...)")
     plan = plan_run(program, inputs, steps=steps, probes=probes, initial_states=initial_states,
                     check_finite=check_finite)
     batch, T = plan.batch, plan.steps
@@ -166,6 +169,9 @@ def _prepare_inputs(program: Program, inputs, check_finite: bool) -> dict[str, n
 
 
 def _prepare_states(program: Program, initial_states, check_finite: bool) -> dict[str, np.ndarray]:
+    if initial_states is not None and not isinstance(initial_states, Mapping):
+        raise SimulationError(f"initial_states: expected a dict {{stateful block: array (n,) or (B, n)}}, "
+                              f"got {type(initial_states).__name__}")
     initial_states = dict(initial_states or {})
     sizes = {s.block: s.size for s in program.states}
     unknown = set(initial_states) - set(sizes)
@@ -219,7 +225,7 @@ def _steps(program: Program, feeds, steps) -> int:
             steps = min(stored.values()) if stored else None
         if steps is None:
             raise SimulationError("no time grid: the diagram has no inputs; pass steps=T")
-    if not isinstance(steps, (int, np.integer)) or steps < 1:
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
         raise SimulationError(f"empty time grid: steps must be a positive integer, got {steps!r}")
     short = {k: v for k, v in {**lengths, **stored}.items() if v < steps}
     if short:
@@ -234,6 +240,8 @@ def _log_plan(program: Program, probes) -> dict[str, tuple[int, int]]:
         plan[name] = (program.driver_index(name, "u"), program.in_sizes[(name, "u")])
     if isinstance(probes, str):
         probes = [probes]
+    if probes is not None and not isinstance(probes, Iterable):
+        raise SimulationError(f"probes: expected a list of 'block.port' strings, got {type(probes).__name__}")
     for ref in probes or ():
         if not isinstance(ref, str):
             raise SimulationError(f"probe {ref!r}: expected a 'block.port' string such as 'lstm1/sig_f.y'")

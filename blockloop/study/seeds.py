@@ -62,11 +62,7 @@ def run_seeds(seeds, epochs: int = 10_000, trainer: str = "diagram", variant: st
     from .systems import reference_system
     from .training import train
 
-    if variant not in VARIANTS:
-        raise ParameterError(f"variant: expected one of {list(VARIANTS)}, got {variant!r}")
-    unknown = set(runs) - {"from_computed", "from_random"}
-    if unknown or not runs:
-        raise ParameterError(f"runs: expected from_computed and/or from_random, got {list(runs)}")
+    seeds, runs = _checked(seeds, epochs, variant, runs)
     sys = reference_system()
     rows = []
     for seed in seeds:
@@ -84,6 +80,28 @@ def run_seeds(seeds, epochs: int = 10_000, trainer: str = "diagram", variant: st
             rows.append(SeedRow(int(seed), name, variant, float(res.loss[-1]), float(res.final_loss), dc,
                                 time.perf_counter() - t0))
     return rows
+
+
+def _checked(seeds, epochs, variant, runs) -> tuple[list[int], tuple[str, ...]]:
+    """The seeds as a list of ints and the runs as a tuple, or ParameterError naming the argument."""
+    def whole(v):
+        return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+    try:
+        seeds = list(seeds)
+    except TypeError:
+        raise ParameterError(f"seeds: expected a list of integers, got {seeds!r}") from None
+    bad = [s for s in seeds if not whole(s) or not 0 <= s < 2**32]
+    if bad or not seeds:
+        raise ParameterError(f"seeds: expected integers from 0 to 2**32 - 1, got {bad[0] if bad else 'none'}")
+    if not whole(epochs) or epochs < 1:
+        raise ParameterError(f"epochs: expected a positive integer, got {epochs!r}")
+    if not isinstance(variant, str) or variant not in VARIANTS:
+        raise ParameterError(f"variant: expected one of {list(VARIANTS)}, got {variant!r}")
+    runs = (runs,) if isinstance(runs, str) else tuple(runs) if isinstance(runs, (list, tuple, set)) else None
+    if not runs or set(runs) - {"from_computed", "from_random"}:
+        raise ParameterError("runs: expected from_computed and/or from_random")
+    return [int(s) for s in seeds], runs
 
 
 def summarize(rows: list[SeedRow]) -> dict:

@@ -46,6 +46,8 @@ __all__ = ["TrainingOptions", "TrainingResult", "train", "random_weights", "eval
 
 #: The two trainers of :func:`train`.
 TRAINERS = ("diagram", "torch")
+#: Most epochs one run may ask for: the loss of every epoch is kept (8 bytes each).
+MAX_EPOCHS = 100_000_000
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +94,20 @@ class TrainingOptions:
             raise ParameterError(f"trainer: expected one of {TRAINERS}, got {self.trainer!r}")
         if self.dtype is None:
             object.__setattr__(self, "dtype", "float64" if self.trainer == "diagram" else "float32")
+        for name in ("epochs", "drop_period", "verbose_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise ParameterError(f"{name}: expected a positive integer, got {value!r}")
+        if self.epochs > MAX_EPOCHS:
+            raise ParameterError(f"epochs: at most {MAX_EPOCHS:,} (each epoch's loss is kept), got {self.epochs:,}")
+        for name in ("lr0", "drop_factor", "l2", "beta1", "beta2", "eps"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                    or not math.isfinite(value):
+                raise ParameterError(f"{name}: expected a finite number, got {value!r}")
+        if self.grad_threshold is not None and (isinstance(self.grad_threshold, bool) or not isinstance(
+                self.grad_threshold, (int, float, np.integer, np.floating)) or math.isnan(self.grad_threshold)):
+            raise ParameterError(f"grad_threshold: expected a positive number or None, got {self.grad_threshold!r}")
         if self.loss not in LOSSES:
             raise ParameterError(f"loss: expected one of {LOSSES}, got {self.loss!r}")
         if self.dtype not in ("float32", "float64"):

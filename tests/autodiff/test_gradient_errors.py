@@ -55,7 +55,7 @@ def test_selector_indices_are_structure():
 
 
 def test_path_that_is_not_a_string(fb):
-    with pytest.raises(DifferentiationError, match="expected a 'block.param' string"):
+    with pytest.raises(DifferentiationError, match="expected 'block.param' strings"):
         gradient(fb, U, T0, [3])
 
 
@@ -249,7 +249,7 @@ def test_target_of_a_probe_with_the_wrong_shape(fb):
 
 
 def test_target_that_is_not_numbers(fb):
-    with pytest.raises(DifferentiationError, match="target 'y': expected an array of numbers"):
+    with pytest.raises(DifferentiationError, match="target 'y': expected an array of real numbers"):
         gradient(fb, U, {"y": [["a"], ["b"], ["c"]]}, ["g.K"])
 
 
@@ -286,5 +286,6 @@ def test_unknown_backend(fb):
 def test_non_finite_target_is_refused_unless_allowed(fb):
     target = T0.copy()
     target[1, 0] = np.inf
-    with pytest.raises(NonFiniteError, match="loss is inf"):
+    with pytest.raises(NonFiniteError, match="target 'y' has a non-finite value at step 1"):
         gradient(fb, U, target, ["g.K"])
+    assert gradient(fb, U, target, ["g.K"], check_finite=False).loss == np.inf
