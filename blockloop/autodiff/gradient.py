@@ -123,21 +123,12 @@ def gradient(program, inputs, targets, params, *, loss: str = "half-mse", initia
                                                                                  strict=True)}
 
     if engine == "interpreter":
-        logged, value, grads = _two_pass(run_backward, evaluated, plan, cotangent_of, paths)
+        logged, value, grads = run_backward(evaluated, plan, cotangent_of, paths)
     else:
         logged, value, grads = run_backward(evaluated, plan, cotangent_of, paths, values, list(targets))
     batched = plan.batch is not None
     signals = {n: (logged[n] if batched else logged[n][:, 0, :]) for n in targets}
     return GradientResult(loss=value, grads=grads, signals=signals, backend=engine)
-
-
-def _two_pass(run_backward, program, plan, cotangent_of, paths):
-    """The interpreter's sweep needs the cotangents before it starts: forward once, then again with a trace."""
-    from ..engine import interpreter
-
-    value, cot = cotangent_of(interpreter.run_plan(program, plan))
-    logged, grads = run_backward(program, plan, cot, paths)
-    return logged, value, grads
 
 
 def _select(program, backend):

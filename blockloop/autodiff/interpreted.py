@@ -56,21 +56,22 @@ class _Cotangents:
         return self.g.get(index)
 
 
-def run_backward(program, plan, cotangents: dict, paths) -> tuple[dict, dict[str, np.ndarray]]:
-    """Forward with a trace, then the reverse sweep.
+def run_backward(program, plan, cotangent_of, paths) -> tuple[dict, float, dict[str, np.ndarray]]:
+    """Forward with a trace, the loss cotangents, then the reverse sweep.
 
     Parameters
     ----------
-    cotangents : logged name → (T, B, n) ∂loss/∂signal
+    cotangent_of : function logged → (loss, {name: (T, B, n) ∂loss/∂signal})
     paths : trainable parameter paths ("block.param")
 
     Returns
     -------
-    (logged signals name → (T, B, n), gradients path → array in the parameter's shape)
+    (logged signals name → (T, B, n), loss, gradients path → array in the parameter's shape)
     """
     check_adjoints(program)
     trace: list = []
     logged = interpreter.run_plan(program, plan, trace)
+    loss, cotangents = cotangent_of(logged)
     wanted = {tuple(p.rpartition(".")[::2]) for p in paths}
     sums: dict[tuple[str, str], np.ndarray] = {}
 
@@ -124,7 +125,7 @@ def run_backward(program, plan, cotangents: dict, paths) -> tuple[dict, dict[str
         block, _, param = path.rpartition(".")
         shape = program.blocks[block].arrays()[param].shape
         grads[path] = np.asarray(sums.get((block, param), np.zeros(shape)), dtype=program.dtype).reshape(shape)
-    return logged, grads
+    return logged, loss, grads
 
 
 def _scatter(g: _Cotangents, ins, gu) -> None:
