@@ -13,6 +13,10 @@ MODULES = [
     "blockloop.diagrams.weights",
     "blockloop.diagrams.lstm",
     "blockloop.diagrams.examples",
+    "blockloop.autodiff.parameters",
+    "blockloop.autodiff.losses",
+    "blockloop.autodiff.gradient",
+    "blockloop.autodiff.train",
 ]
 
 

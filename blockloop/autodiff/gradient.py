@@ -15,7 +15,7 @@ import numpy as np
 from ..engine.backends import BACKENDS, select_backend
 from ..engine.simulate import plan_run
 from ..errors import DifferentiationError, NonFiniteError, SimulationError
-from .losses import LOSSES, loss_and_cotangent
+from .losses import LOSSES, signals_loss
 from .parameters import _as_paths, checked_value, split_path, with_parameters
 
 __all__ = ["gradient", "GradientResult"]
@@ -113,14 +113,10 @@ def gradient(program, inputs, targets, params, *, loss: str = "half-mse", initia
     targets = {name: _target_array(name, arr, plan, program.dtype, check_finite) for name, arr in targets.items()}
 
     def cotangent_of(logged):
-        names = list(targets)
-        err = np.concatenate([logged[n].astype(np.float64) - targets[n] for n in names], axis=2)
-        value, g = loss_and_cotangent(err, loss)
+        value, cotangents = signals_loss(logged, targets, loss, program.dtype)
         if check_finite and not np.isfinite(value):
             raise NonFiniteError(f"the loss is {value}: a targeted signal or target is not finite")
-        cols = np.cumsum([0] + [targets[n].shape[2] for n in names])
-        return value, {n: g[:, :, a:b].astype(program.dtype) for n, a, b in zip(names, cols[:-1], cols[1:],
-                                                                                 strict=True)}
+        return value, cotangents
 
     if engine == "interpreter":
         logged, value, grads = run_backward(evaluated, plan, cotangent_of, paths)

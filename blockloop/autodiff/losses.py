@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import ParameterError
 
-__all__ = ["LOSSES", "loss_and_cotangent"]
+__all__ = ["LOSSES", "loss_and_cotangent", "signals_loss"]
 
 LOSSES = ("half-mse", "mse")
 
@@ -37,3 +37,16 @@ def loss_and_cotangent(err: np.ndarray, kind: str = "half-mse") -> tuple[float, 
     if kind == "half-mse":
         return total / (2 * B * T), err / (B * T)
     return total / (B * T * R), err * (2.0 / (B * T * R))
+
+
+def signals_loss(logged: dict, targets: dict, kind: str, dtype=np.float64) -> tuple[float, dict]:
+    """Loss of several logged signals against their targets, and each signal's cotangent.
+
+    ``logged`` and ``targets`` map names to (T, B, n) arrays; the responses R are all targeted
+    signals side by side. Returns ``(loss, {name: (T, B, n) cotangent in dtype})``.
+    """
+    names = list(targets)
+    err = np.concatenate([logged[n].astype(np.float64) - targets[n] for n in names], axis=2)
+    value, g = loss_and_cotangent(err, kind)
+    cols = np.cumsum([0] + [targets[n].shape[2] for n in names])
+    return value, {n: g[:, :, a:b].astype(dtype) for n, a, b in zip(names, cols[:-1], cols[1:], strict=True)}

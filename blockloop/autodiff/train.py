@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import DifferentiationError, NonFiniteError, ParameterError
 from .gradient import _check_target_names, _check_x0_overrides, _target_array, _targets, gradient
-from .losses import loss_and_cotangent
+from .losses import signals_loss
 from .parameters import _as_paths, checked_value, split_path
 
 __all__ = ["fit", "FitResult"]
@@ -138,7 +138,7 @@ def fit(program, inputs, targets, params, options=None, *, weights=None, initial
         epoch = stop
         if epoch == 1 or epoch % options.verbose_every == 0 or epoch == options.epochs:
             value = losses[epoch - 1]
-            rmse = rmse_from_loss(value, options.loss, updates_responses(step))
+            rmse = rmse_from_loss(value, options.loss, _responses(step))
             log.append(LogRow(epoch, epoch, time.perf_counter() - start, rmse, value, lrs[epoch - 1]))
             if on_log is not None:
                 bar.clear()
@@ -161,7 +161,7 @@ def _check_callbacks(progress, on_log) -> None:
         raise ParameterError(f"on_log: expected a function of one LogRow, got {type(on_log).__name__}")
 
 
-def updates_responses(step) -> int:
+def _responses(step) -> int:
     """R, the number of target responses (for RMSE from an "mse" loss)."""
     return int(sum(t.shape[2] for t in step.targets.values()))
 
@@ -227,15 +227,11 @@ def _stepper(program, inputs, targets, paths, loss, initial_states, backend):
     from ..compiled.tape import Tape
 
     tape = Tape(program, plan, list(targets))
-    names = list(targets)
 
     def compiled(values):
         tape.set_values(values)
-        logged = tape.forward()
-        err = np.concatenate([logged[n] - targets[n] for n in names], axis=2)
-        value, g = loss_and_cotangent(err, loss)
-        cols = np.cumsum([0] + [targets[n].shape[2] for n in names])
-        gfpar, gsig0 = tape.backward({n: g[:, :, a:b] for n, a, b in zip(names, cols[:-1], cols[1:], strict=True)})
+        value, cotangents = signals_loss(tape.forward(), targets, loss, program.dtype)
+        gfpar, gsig0 = tape.backward(cotangents)
         return value, tape.grads(paths, gfpar, gsig0)
 
     compiled.tape, compiled.targets = tape, targets
