@@ -79,11 +79,15 @@ def backward_steps(steps, code, args, fpar, ipar, updates, cotan_rows, trace, co
             u = np.uint64(args[a]) * B
             if op == 3:  # gain_matrix
                 kn = np.uint64(args[a + 1])
-                if B == 1:  # one column: the loops over j are contiguous in K and in u
+                if B == 1:  # one column: a running sum per input (rows in order, as below), then gK
+                    for j in range(kn):
+                        acc = g[u + j]
+                        for i in range(n):
+                            acc += fpar[p + i * kn + j] * g[out + i]
+                        g[u + j] = acc
                     for i in range(n):
                         gyi, q = g[out + i], p + i * kn
                         for j in range(kn):
-                            g[u + j] += fpar[q + j] * gyi
                             gfpar[q + j] += gyi * sig[u + j]
                     continue
                 for i in range(n):
