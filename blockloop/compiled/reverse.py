@@ -85,10 +85,10 @@ def backward_steps(steps, code, args, fpar, ipar, updates, cotan_rows, trace, co
                         for i in range(n):
                             acc += fpar[p + i * kn + j] * g[out + i]
                         g[u + j] = acc
-                    for i in range(n):
-                        gyi, q = g[out + i], p + i * kn
-                        for j in range(kn):
-                            gfpar[q + j] += gyi * sig[u + j]
+                    for j in range(kn):  # gK_ij += gy_i·u_j, the long loop inside
+                        uj = sig[u + j]
+                        for i in range(n):
+                            gfpar[p + i * kn + j] += g[out + i] * uj
                     continue
                 for i in range(n):
                     y = out + i * B
