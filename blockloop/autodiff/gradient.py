@@ -86,13 +86,7 @@ def gradient(program, inputs, targets, params, *, loss: str = "half-mse", initia
     """
     if loss not in LOSSES:
         raise DifferentiationError(f"loss: expected one of {LOSSES}, got {loss!r}")
-    values = dict(params) if isinstance(params, Mapping) else None
-    paths = _as_paths(list(values) if values is not None else params)
-    if not paths:
-        raise DifferentiationError("params: name at least one trainable parameter, e.g. ['lstm1/W.K']")
-    for path in paths:
-        split_path(program, path)
-    _check_x0_overrides(paths, initial_states)
+    paths, values = checked_params(program, params, initial_states)
     targets = _targets(program, targets)
     _check_target_names(program, targets)
     run = _select(program, backend)
@@ -137,6 +131,22 @@ def _select(program, backend):
 
     run = select_backend(program, backend)
     return None if run is interpreter.run_plan else run
+
+
+def checked_params(program, params, initial_states) -> tuple[tuple[str, ...], dict | None]:
+    """``(paths, values or None)`` from ``params`` (paths, or a mapping path → value), all checked.
+
+    Raises :class:`DifferentiationError` for no path, an unknown or untrainable one, or an x0
+    that ``initial_states`` overrides.
+    """
+    values = dict(params) if isinstance(params, Mapping) else None
+    paths = _as_paths(list(values) if values is not None else params)
+    if not paths:
+        raise DifferentiationError("params: name at least one trainable parameter, e.g. ['lstm1/W.K']")
+    for path in paths:
+        split_path(program, path)
+    _check_x0_overrides(paths, initial_states)
+    return paths, values
 
 
 def _check_x0_overrides(paths, initial_states) -> None:

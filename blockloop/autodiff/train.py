@@ -17,15 +17,14 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..errors import DifferentiationError, NonFiniteError, ParameterError
-from .gradient import _check_target_names, _check_x0_overrides, _target_array, _targets, gradient
+from .gradient import _check_target_names, _target_array, _targets, checked_params, gradient
 from .losses import signals_loss
-from .parameters import _as_paths, checked_value, split_path
+from .parameters import _as_paths, checked_value
 
 __all__ = ["fit", "FitResult"]
 
@@ -106,14 +105,8 @@ def fit(program, inputs, targets, params, options=None, *, weights=None, initial
     if not isinstance(options, TrainingOptions):
         raise ParameterError(f"options: expected a TrainingOptions, got {type(options).__name__}")
     _check_callbacks(progress, on_log)
-    values = dict(params) if isinstance(params, Mapping) else None
-    paths = _as_paths(list(values) if values is not None else params)
-    if not paths:
-        raise DifferentiationError("params: name at least one trainable parameter, e.g. ['lstm1/W.K']")
-    for path in paths:
-        split_path(program, path)
+    paths, values = checked_params(program, params, initial_states)
     values = {p: checked_value(program, p, v) for p, v in values.items()} if values else program.parameters(paths)
-    _check_x0_overrides(paths, initial_states)
     weights = default_weights(paths) if weights is None else set(_as_paths(weights, "weights"))
     if weights - set(paths):
         raise DifferentiationError(f"weights: {sorted(weights - set(paths))} are not among the trained "

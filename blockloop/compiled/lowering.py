@@ -43,13 +43,13 @@ class LoweredProgram:
         W, the number of signal rows of one step.
     code : int64 (n_ops, 6)
         One row per op in schedule order: opcode, output row, output size, first argument,
-        number of inputs, parameter offset (see :mod:`.ops`).
+        number of inputs, parameter offset (see :mod:`.opcodes` and :mod:`.vm`).
     args : int64 (2·Σ inputs,)
         (row, size) of each op input.
     fpar, ipar : float (program dtype) and int64
         Flat op parameters.
     op_blocks : tuple of str
-        The block of each op (for messages and the reverse sweep).
+        The block of each op, in the order of ``code`` (to name an op in messages).
     rows : mapping (block, port) → (row, size)
         Every output signal's rows.
     constants : tuple of (row, values)
@@ -58,6 +58,7 @@ class LoweredProgram:
     updates : int64 (n_states, 4)
         (size, input row, stage row, state row).
     params : mapping "block.param" → ParamSlot
+    signal_rows : dict signal index (``Program.signal_index``) → (row, size)
     """
 
     dtype: np.dtype
