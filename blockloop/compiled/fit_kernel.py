@@ -29,7 +29,7 @@ from ._cache import drop_stale
 drop_stale(__file__, "vm.py", "reverse.py", "mathfn.py", "opcodes.py")  # it compiles those kernels in
 
 from .reverse import backward_steps  # noqa: E402 - after the cache check
-from .vm import run_steps  # noqa: E402
+from .vm import run_steps, transpose_gains  # noqa: E402
 
 __all__ = ["fit_epochs", "GROUP_KIND", "GROUP_OFFSET", "GROUP_SIZE", "GROUP_ROWS", "GROUP_THETA", "GROUP_WEIGHT"]
 
@@ -116,6 +116,7 @@ def fit_epochs(lrs, t0, theta, gvec, m, v, groups, l2, threshold, beta1, beta2, 
     sig = np.empty_like(sig0)
     for epoch in range(lrs.shape[0]):
         _write_theta(groups, theta, fpar, sig0, B)
+        transpose_gains(code, args, fpar)
         sig[:] = sig0
         run_steps(steps, code, args, fpar, ipar, sources, updates, logs, sig, src, log, stage, trace, ub, zero)
         loss = _loss_and_cotangent(trace, target, cotan_rows, cotan, B, half, n_responses)
@@ -130,4 +131,5 @@ def fit_epochs(lrs, t0, theta, gvec, m, v, groups, l2, threshold, beta1, beta2, 
         _read_grads(groups, gfpar, gsig0, gvec, B)
         _adam(groups, theta, gvec, m, v, t0 + epoch + 1, lrs[epoch], l2, threshold, beta1, beta2, eps)
     _write_theta(groups, theta, fpar, sig0, B)
+    transpose_gains(code, args, fpar)
     return lrs.shape[0]

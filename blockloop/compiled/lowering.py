@@ -13,7 +13,7 @@ import numpy as np
 
 from ..blocks.base import Block, declares_with_rules
 from .checks import lowering_problem
-from .opcodes import OPCODES, WIDTH
+from .opcodes import IN0, OP, OPCODES, WIDTH, N, P
 
 __all__ = ["LoweredProgram", "ParamSlot", "lower", "uncompiled_blocks"]
 
@@ -47,7 +47,9 @@ class LoweredProgram:
     args : int64 (2·Σ inputs,)
         (row, size) of each op input.
     fpar, ipar : float (program dtype) and int64
-        Flat op parameters.
+        Flat op parameters. A matrix gain's n×m K (row-major) is followed by a copy of Kᵀ
+        (the batch-1 loops read whichever layout is contiguous); only K is a parameter, and
+        whoever changes K calls :func:`.vm.transpose_gains` to refresh the copy.
     op_blocks : tuple of str
         The block of each op, in the order of ``code`` (to name an op in messages).
     rows : mapping (block, port) → (row, size)
@@ -140,6 +142,8 @@ class _Builder:
                 (pname, arr), = arrays.items()
                 if arr.size == np.asarray(lowering.params).size:
                     self.params[f"{name}.{pname}"] = ParamSlot("fpar", p, arr.size, arr.shape)
+        if lowering.op == "gain_matrix":  # then room for Kᵀ, filled at the end of lower()
+            self.add_fpar(np.zeros(np.asarray(lowering.params).size))
         if lowering.op == "select":
             p = len(self.ipar)
             self.ipar.extend(lowering.ints)
@@ -188,11 +192,15 @@ def lower(program) -> LoweredProgram:
         updates.append((size, bld.input_rows(name, "u")[0], stage, row))
         stage += size
     signal_rows = {i: bld.rows[key] for i, key in bld.by_index.items()}
+    code = np.array(bld.code, dtype=np.int64).reshape(-1, WIDTH)
+    args = np.array(bld.args, dtype=np.int64)
+    fpar = np.concatenate(bld.fpar) if bld.fpar else np.zeros(0, program.dtype)
+    for op in code[code[:, OP] == OPCODES["gain_matrix"]]:
+        n, m, p = op[N], args[2 * op[IN0] + 1], op[P]
+        fpar[p + n * m:p + 2 * n * m] = fpar[p:p + n * m].reshape(n, m).T.reshape(-1)
     return LoweredProgram(
         dtype=program.dtype, width=bld.width,
-        code=np.array(bld.code, dtype=np.int64).reshape(-1, WIDTH),
-        args=np.array(bld.args, dtype=np.int64),
-        fpar=np.concatenate(bld.fpar) if bld.fpar else np.zeros(0, program.dtype),
+        code=code, args=args, fpar=fpar,
         ipar=np.array(bld.ipar, dtype=np.int64),
         op_blocks=tuple(bld.op_blocks), rows=MappingProxyType(bld.rows), constants=tuple(constants),
         sources=MappingProxyType(sources), states=MappingProxyType(states),

@@ -17,7 +17,7 @@ Adjoint of each op, per batch column (the forward rules are in :mod:`.vm`):
 ======================  ===============================================================
 gain_scalar             gu += k·gy;            gk += Σ gy·u
 gain_elementwise        gu += K ⊙ gy;          gK += Σ_b gy ⊙ u
-gain_matrix             gu += Kᵀ·gy;           gK += Σ_b gy ⊗ u
+gain_matrix             gu += Kᵀ·gy;           gK += Σ_b gy ⊗ u  (batch 1: summed in Kᵀ's slot, folded)
 sum                     gu_j += s_j·gy
 product                 gu_j += gy ⊙ Π_{l≠j} u_l
 sigmoid                 gu += gy ⊙ y ⊙ (1 − y)
@@ -39,6 +39,8 @@ drop_stale(__file__, "opcodes.py")
 from .opcodes import IN0, NIN, OP, OUT, N, P  # noqa: E402 - after the cache check
 
 __all__ = ["backward_steps", "run_backward"]
+
+_0, _1, _2, _3, _4 = (np.uint64(v) for v in range(5))
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -79,16 +81,29 @@ def backward_steps(steps, code, args, fpar, ipar, updates, cotan_rows, trace, co
             u = np.uint64(args[a]) * B
             if op == 3:  # gain_matrix
                 kn = np.uint64(args[a + 1])
-                if B == 1:  # one column: a running sum per input (rows in order, as below), then gK
+                if B == 1:  # one column: gu_j += K_ij·gy_i over rows i in order, as below
+                    i = _0
+                    while i + _4 <= n:  # four rows per pass; the kn sums run side by side
+                        gy0, gy1, gy2, gy3 = g[out + i], g[out + i + _1], g[out + i + _2], g[out + i + _3]
+                        q = p + i * kn
+                        for j in range(kn):
+                            acc = g[u + j]
+                            acc += fpar[q + j] * gy0
+                            acc += fpar[q + kn + j] * gy1
+                            acc += fpar[q + _2 * kn + j] * gy2
+                            acc += fpar[q + _3 * kn + j] * gy3
+                            g[u + j] = acc
+                        i += _4
+                    while i < n:
+                        gy = g[out + i]
+                        for j in range(kn):
+                            g[u + j] += fpar[p + i * kn + j] * gy
+                        i += _1
+                    t = p + n * kn  # gKᵀ_ji += u_j·gy_i into Kᵀ's slot, contiguous in i; folded at the end
                     for j in range(kn):
-                        acc = g[u + j]
-                        for i in range(n):
-                            acc += fpar[p + i * kn + j] * g[out + i]
-                        g[u + j] = acc
-                    for j in range(kn):  # gK_ij += gy_i·u_j, the long loop inside
                         uj = sig[u + j]
                         for i in range(n):
-                            gfpar[p + i * kn + j] += g[out + i] * uj
+                            gfpar[t + j * n + i] += g[out + i] * uj
                     continue
                 for i in range(n):
                     y = out + i * B
@@ -117,12 +132,12 @@ def backward_steps(steps, code, args, fpar, ipar, updates, cotan_rows, trace, co
                         for e in range(m):
                             g[u + e] -= g[out + e]
             elif op == 5:  # product
-                if nin == 2:
+                if nin == 2:  # two loops, each with one store stream, so each vectorizes
                     v = np.uint64(args[a + 2]) * B
                     for e in range(m):
-                        gy = g[out + e]
-                        g[u + e] += gy * sig[v + e]
-                        g[v + e] += gy * sig[u + e]
+                        g[u + e] += g[out + e] * sig[v + e]
+                    for e in range(m):
+                        g[v + e] += g[out + e] * sig[u + e]
                     continue
                 for j in range(nin):
                     uj = np.uint64(args[a + 2 * j]) * B
@@ -169,6 +184,13 @@ def backward_steps(steps, code, args, fpar, ipar, updates, cotan_rows, trace, co
         m, col, row = np.uint64(updates[s, 0]) * B, np.uint64(updates[s, 2]) * B, np.uint64(updates[s, 3]) * B
         for e in range(m):
             gsig0[row + e] = gx[col + e]
+    for o in range(code.shape[0]):  # fold the batch-1 gKᵀ sums into gK (the Kᵀ slot is no parameter)
+        if code[o, OP] == 3:
+            n, kn, p = code[o, N], args[2 * code[o, IN0] + 1], code[o, P]
+            for i in range(n):
+                for j in range(kn):
+                    gfpar[p + i * kn + j] += gfpar[p + n * kn + j * n + i]
+                    gfpar[p + n * kn + j * n + i] = 0
 
 
 def run_backward(program, plan, cotangent_of, paths, values, targets):

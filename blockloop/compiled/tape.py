@@ -28,7 +28,8 @@ class Tape:
 
     Attributes
     ----------
-    fpar : the op parameters used (a copy of the lowered program's; change it freely)
+    fpar : the op parameters used (a copy of the lowered program's; change it through
+        :meth:`set_values`, which keeps each matrix gain's Kᵀ copy in step)
     sig0 : (W, B) initial rows (constants and initial states; change freely)
     """
 
@@ -90,6 +91,8 @@ class Tape:
     # -- parameters by path ------------------------------------------------------------------
     def set_values(self, values: dict[str, np.ndarray]) -> None:
         """Write parameter values (by path, already checked) into ``fpar`` / ``sig0``."""
+        from .vm import transpose_gains
+
         for path, value in values.items():
             slot = self.low.params[path]
             flat = np.asarray(value).reshape(-1)
@@ -98,6 +101,7 @@ class Tape:
             else:
                 rows = self._rows(path)
                 self.sig0[rows] = flat[:, None] if flat.size == rows.stop - rows.start else flat[0]
+        transpose_gains(self.low.code, self.low.args, self.fpar)
 
     def get_values(self, paths) -> dict[str, np.ndarray]:
         """Current parameter values by path (copies, in each parameter's shape)."""

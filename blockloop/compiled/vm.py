@@ -44,10 +44,21 @@ drop_stale(__file__, "mathfn.py", "opcodes.py")
 from .mathfn import sigmoid, tanh  # noqa: E402 - after the cache check
 from .opcodes import IN0, NIN, OP, OUT, N, P  # noqa: E402
 
-__all__ = ["run_steps"]
+__all__ = ["run_steps", "transpose_gains"]
 
 # Unsigned constants: numba types uint64 ⊕ int literal as float64.
 _0, _1, _2, _3, _4 = (np.uint64(v) for v in range(5))
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def transpose_gains(code, args, fpar):
+    """Refresh the Kᵀ copy after each matrix gain's K in ``fpar`` (call after changing a K)."""
+    for o in range(code.shape[0]):
+        if code[o, OP] == 3:
+            n, kn, p = code[o, N], args[2 * code[o, IN0] + 1], code[o, P]
+            for i in range(n):
+                for j in range(kn):
+                    fpar[p + n * kn + j * n + i] = fpar[p + i * kn + j]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -87,7 +98,15 @@ def run_steps(steps, code, args, fpar, ipar, sources, updates, logs, sig, src, l
             u = np.uint64(args[a]) * B
             if op == 3:  # gain_matrix
                 kn = np.uint64(args[a + 1])
-                if B == 1:  # four rows at a time: four independent sums, each still left to right
+                if B == 1 and n >= _4:  # y += Kᵀ[j]·u_j over j: each y_i is the same left-to-right sum
+                    t = p + n * kn  # Kᵀ, contiguous in i, so the inner loop vectorizes
+                    for i in range(n):
+                        sig[out + i] = zero
+                    for j in range(kn):
+                        x = sig[u + j]
+                        for i in range(n):
+                            sig[out + i] += fpar[t + j * n + i] * x
+                elif B == 1:  # four rows at a time: four independent sums, each still left to right
                     i = _0
                     while i + _4 <= n:
                         a0 = a1 = a2 = a3 = zero
@@ -166,7 +185,8 @@ def run_steps(steps, code, args, fpar, ipar, sources, updates, logs, sig, src, l
             for e in range(m):
                 log[k, col + e] = sig[row + e]
         if keep:
-            trace[k, :] = sig
+            for e in range(sig.shape[0]):
+                trace[k, e] = sig[e]
         for s in range(updates.shape[0]):
             m, row, col = np.uint64(updates[s, 0]) * B, np.uint64(updates[s, 1]) * B, np.uint64(updates[s, 2]) * B
             for e in range(m):
