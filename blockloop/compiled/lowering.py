@@ -13,7 +13,8 @@ import numpy as np
 
 from ..blocks.base import Block, declares_with_rules
 from .checks import lowering_problem
-from .opcodes import IN0, OP, OPCODES, WIDTH, N, P
+from .fusion import ACTIVATION_KINDS, activation_groups
+from .opcodes import ACTIVATIONS, IN0, OP, OPCODES, WIDTH, N, P
 
 __all__ = ["LoweredProgram", "ParamSlot", "lower", "uncompiled_blocks"]
 
@@ -151,6 +152,21 @@ class _Builder:
         self.op_blocks.append(name)
 
 
+    def emit_activations(self, group: list[str], lowerings) -> None:
+        """One ACTIVATIONS op over the group's consecutive input and output rows (see :mod:`.fusion`)."""
+        blocks = [self.program.blocks[name] for name in group]
+        u, _ = self.input_rows(group[0], blocks[0].inputs[0])
+        out, _ = self.rows[(group[0], blocks[0].outputs[0])]
+        kinds = []
+        for name, block in zip(group, blocks, strict=True):
+            kinds.extend([ACTIVATION_KINDS[lowerings[name].op]] * self.program.out_sizes[(name, block.outputs[0])])
+        first, p = len(self.args) // 2, len(self.ipar)
+        self.args.extend((u, len(kinds)))
+        self.ipar.extend(kinds)
+        self.code.append((ACTIVATIONS, out, len(kinds), first, 1, p))
+        self.op_blocks.append("+".join(group))
+
+
 def lower(program) -> LoweredProgram:
     """Lower ``program`` (every block must have a trusted lowering; see :func:`uncompiled_blocks`)."""
     missing = uncompiled_blocks(program)
@@ -159,13 +175,19 @@ def lower(program) -> LoweredProgram:
     lowerings = {name: trusted_lowering(b) for name, b in program.blocks.items()}
     bld = _Builder(program)
     states, constants, sources = {}, [], {}
-    # Pass 1: rows for every output that owns its rows (a delay's output is its state).
+    position = {name: i for i, name in enumerate(program.order)}
+    group_of = {name: group for group in activation_groups(program, lowerings) for name in group}
+    leaders = {min(group, key=position.__getitem__) for group in group_of.values()}
+    # Pass 1: rows for every output that owns its rows (a delay's output is its state); a fused
+    # group's outputs get consecutive rows, in group order, when its first block comes.
     for name in program.order:
         block, lw = program.blocks[name], lowerings[name]
-        if lw.op == "split":
+        if lw.op == "split" or (name in group_of and name not in leaders):
             continue
-        for port in block.outputs:
-            bld.rows[(name, port)] = (bld.allocate(program.out_sizes[(name, port)]), program.out_sizes[(name, port)])
+        for member in group_of.get(name, [name]):
+            for port in program.blocks[member].outputs:
+                size = program.out_sizes[(member, port)]
+                bld.rows[(member, port)] = (bld.allocate(size), size)
         if lw.op == "delay":
             states[name] = bld.rows[(name, "y")]
             x0 = block.arrays()["x0"]
@@ -184,6 +206,9 @@ def lower(program) -> LoweredProgram:
             for port, size in zip(block.outputs, lw.ints, strict=True):
                 bld.rows[(name, port)] = (row, size)
                 row += size
+        elif name in group_of:
+            if name in leaders:
+                bld.emit_activations(group_of[name], lowerings)
         elif lw.op in OPCODES:
             bld.emit(name, block, lw)
     updates = []

@@ -22,7 +22,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-__all__ = ["exp", "expm1_nonpositive", "sigmoid", "tanh"]
+__all__ = ["exp", "expm1_nonpositive", "sigmoid", "sigmoid_or_tanh", "tanh"]
 
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01
@@ -97,20 +97,31 @@ def _poly_minus_one(r):
 
 
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def _exp_tail(q, kf, z):
+    """e^z from z's reduction (kf, r) and q = p(r) − 1."""
+    y = _scale(q + 1.0, kf)
+    return y if z == z else z
+
+
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def _expm1_tail(q, kf, z):
+    """e^z − 1 for z ≤ 0 from z's reduction (kf, r) and q = p(r) − 1, without cancellation near 0."""
+    y = q if kf == 0.0 else _scale(q, kf) + (_scale(1.0, kf) - 1.0)  # 2^k·q + (2^k − 1)
+    return y if z == z else z
+
+
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def exp(x):
     """e^x in float64 (overflow → inf, underflow → 0, NaN → NaN)."""
     kf, r = _reduce(x)
-    y = _scale(_poly_minus_one(r) + 1.0, kf)
-    return y if x == x else x
+    return _exp_tail(_poly_minus_one(r), kf, x)
 
 
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def expm1_nonpositive(z):
     """e^z − 1 for z ≤ 0, without cancellation near 0 (used by tanh)."""
     kf, r = _reduce(z)
-    q = _poly_minus_one(r)
-    y = q if kf == 0.0 else _scale(q, kf) + (_scale(1.0, kf) - 1.0)  # 2^k·q + (2^k − 1): no cancellation
-    return y if z == z else z
+    return _expm1_tail(_poly_minus_one(r), kf, z)
 
 
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
@@ -124,3 +135,20 @@ def tanh(x):
     """tanh(x) = sign(x)·(−m)/(2 + m), m = e^(−2|x|) − 1; tanh(±0) = ±0."""
     m = expm1_nonpositive(-2.0 * abs(x))
     return math.copysign(-m / (2.0 + m), x)
+
+
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def sigmoid_or_tanh(x, is_tanh):
+    """``tanh(x)`` if ``is_tanh`` else ``sigmoid(x)``, bit for bit, without a branch.
+
+    One argument reduction and one polynomial serve both (σ needs e^−x, tanh e^(−2|x|) − 1);
+    both tails are computed and one is selected, so a loop over rows of mixed kinds (the fused
+    LSTM gates, see :mod:`.fusion`) still vectorizes.
+    """
+    z = -2.0 * abs(x) if is_tanh else -x
+    kf, r = _reduce(z)
+    q = _poly_minus_one(r)
+    m = _expm1_tail(q, kf, z)
+    y_tanh = math.copysign(-m / (2.0 + m), x)
+    y_sigmoid = 1.0 / (1.0 + _exp_tail(q, kf, z))
+    return y_tanh if is_tanh else y_sigmoid

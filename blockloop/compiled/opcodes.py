@@ -1,6 +1,6 @@
 """Opcodes and the op-table layout shared by the lowering (no numba) and the kernels (numba)."""
 
-__all__ = ["OPCODES", "OP", "OUT", "N", "IN0", "NIN", "P", "WIDTH"]
+__all__ = ["OPCODES", "ACTIVATIONS", "OP", "OUT", "N", "IN0", "NIN", "P", "WIDTH"]
 
 #: Op name (as in :class:`blockloop.blocks.Lowering`) → integer opcode of a kernel below.
 OPCODES = {
@@ -14,6 +14,9 @@ OPCODES = {
     "concat": 8,
     "select": 9,
 }
+
+#: Sibling σ/tanh blocks fused by the lowering (:mod:`.fusion`); no block declares this op.
+ACTIVATIONS = 10
 
 # Columns of the op table ``code`` (int64, one row per op).
 OP, OUT, N, IN0, NIN, P = range(6)

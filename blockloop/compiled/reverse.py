@@ -24,6 +24,7 @@ sigmoid                 gu += gy ⊙ y ⊙ (1 − y)
 tanh                    gu += gy ⊙ (1 − y²)
 concat                  gu_j += gy[rows of u_j]
 select                  gu[idx_i] += gy_i      (repeated indices add up)
+activations             row by row, the sigmoid or tanh rule
 ======================  ===============================================================
 """
 
@@ -167,6 +168,17 @@ def backward_steps(steps, code, args, fpar, ipar, updates, cotan_rows, trace, co
                     for e in range(size):
                         g[u + e] += g[y + e]
                     y += size
+            elif op == 10:  # activations (fused σ/tanh siblings): each row's own rule above
+                if B == 1:
+                    for i in range(n):
+                        y = sig[out + i]
+                        g[u + i] += g[out + i] * ((1 - y * y) if ipar[p + i] != 0 else (y * (1 - y)))
+                    continue
+                for i in range(n):
+                    t = ipar[p + i] != 0
+                    for e in range(i * B, i * B + B):
+                        y = sig[out + e]
+                        g[u + e] += g[out + e] * ((1 - y * y) if t else (y * (1 - y)))
             elif op == 9:  # select
                 for i in range(n):
                     x = u + np.uint64(ipar[p + i]) * B

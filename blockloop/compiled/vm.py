@@ -24,6 +24,7 @@ sigmoid             6   y = 1 / (1 + e^−u)   (:func:`.mathfn.sigmoid`)    Sigm
 tanh                7   y = tanh u           (:func:`.mathfn.tanh`)       Tanh
 concat              8   y = [u₁; u₂; …]                                  Mux
 select              9   y_i = u[idx_i]                                   Selector
+activations        10   y_i = σ(u_i) or tanh(u_i), kind per row          σ/tanh siblings (.fusion)
 ======================  ==============================================  =========================
 
 Resolved when lowering, never executed per op: Constant (rows written once), Inport and
@@ -41,7 +42,7 @@ from ._cache import drop_stale
 
 drop_stale(__file__, "mathfn.py", "opcodes.py")
 
-from .mathfn import sigmoid, tanh  # noqa: E402 - after the cache check
+from .mathfn import sigmoid, sigmoid_or_tanh, tanh  # noqa: E402 - after the cache check
 from .opcodes import IN0, NIN, OP, OUT, N, P  # noqa: E402
 
 __all__ = ["run_steps", "transpose_gains"]
@@ -175,6 +176,19 @@ def run_steps(steps, code, args, fpar, ipar, sources, updates, logs, sig, src, l
                     for e in range(size):
                         sig[y + e] = sig[u + e]
                     y += size
+            elif op == 10:  # activations: σ or tanh per row (ipar), fused siblings (see .fusion)
+                if B == 1:
+                    for i in range(n):
+                        sig[out + i] = sigmoid_or_tanh(sig[u + i], ipar[p + i] != 0)
+                else:
+                    for i in range(n):
+                        y, x = out + i * B, u + i * B
+                        if ipar[p + i] != 0:
+                            for b in range(B):
+                                sig[y + b] = tanh(sig[x + b])
+                        else:
+                            for b in range(B):
+                                sig[y + b] = sigmoid(sig[x + b])
             elif op == 9:  # select
                 for i in range(n):
                     x = u + np.uint64(ipar[p + i]) * B
