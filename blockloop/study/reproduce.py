@@ -168,50 +168,64 @@ def training_setup(sys, cfg: StudyConfig, computed) -> tuple:
     return u_tr, y_tr, runs
 
 
-def _training_runs(sys, cfg: StudyConfig, computed, u_val, out: Path, progress, on_log) -> dict:
-    """Run 1 (from the computed weights) and run 2 (from rand weights), with read-back and validation."""
-    from .training import train
+def _start_training(sys, cfg: StudyConfig, computed, progress, on_log):
+    """Start run 1 (from the computed weights) and run 2 (from rand weights); returns ``finish()``.
 
-    u_tr, y_tr, setup = training_setup(sys, cfg, computed)
-    runs, results = {}, {"data": {"steps": TRAIN_STEPS, "seed": cfg.seed, "u_std": float(u_tr.std()),
-                                  "y_rms": float(np.sqrt(np.mean(y_tr ** 2)))}}
-    if cfg.trainer == "diagram":
-        runs = _train_side_by_side(setup, u_tr, y_tr, progress, on_log)
-    for name, (start, ref, opts) in setup.items():
-        if name not in runs:
-            if on_log is not None:
-                on_log(name, None)
-            runs[name] = train(start, u_tr, y_tr, opts, progress=progress, label=name,
-                               on_log=None if on_log is None else (lambda row, n=name: on_log(n, row)))
-        results[name] = _run_section(name, runs[name], ref, computed, sys, cfg, u_val, out)
-    _plot_losses(runs, out)
-    results["figure"] = "loss_curves.png"
-    return results
-
-
-def _train_side_by_side(setup: dict, u, y, progress, on_log) -> dict:
-    """The two diagram trainings at once, one thread each (the compiled epochs release the GIL).
-
-    Each run is deterministic on its own, so running them together changes no number. The
-    progress bar follows the first run; the logs are replayed in order once both are done.
+    ``finish() -> (u, y, setup, {name: TrainResult})`` waits for both. With the diagram trainer
+    the two runs start at once on two threads (the compiled epochs release the GIL), so the rest
+    of the study — cross-check, sweep, figures — overlaps them; each run is deterministic on its
+    own, so this changes no number. The progress bar follows the first run and the logs are
+    replayed in order once both are done. The PyTorch trainer runs them one after the other in
+    ``finish()`` (it has its own threads).
     """
     from concurrent.futures import ThreadPoolExecutor
 
     from .training import train
 
+    u_tr, y_tr, setup = training_setup(sys, cfg, computed)
+
+    def train_one(name, start, opts, log, bar=None, label=None):
+        return train(start, u_tr, y_tr, opts, progress=bar, label=label or name, on_log=log)
+
+    if cfg.trainer != "diagram":
+        def finish_in_turn():
+            runs = {}
+            for name, (start, _, opts) in setup.items():
+                if on_log is not None:
+                    on_log(name, None)
+                runs[name] = train_one(name, start, opts, None if on_log is None else (
+                    lambda row, n=name: on_log(n, row)), progress)
+            return u_tr, y_tr, setup, runs
+        return finish_in_turn
+
     rows: dict = {name: [] for name in setup}
-    with ThreadPoolExecutor(max_workers=len(setup), thread_name_prefix="training") as pool:
-        futures = {name: pool.submit(train, start, u, y, opts, progress=progress if i == 0 else None,
-                                     label=f"{len(setup)} runs side by side" if i == 0 else name,
-                                     on_log=rows[name].append)
-                   for i, (name, (start, _, opts)) in enumerate(setup.items())}
+    pool = ThreadPoolExecutor(max_workers=len(setup), thread_name_prefix="training")
+    futures = {name: pool.submit(train_one, name, start, opts, rows[name].append, progress if i == 0 else None,
+                                 f"{len(setup)} runs side by side" if i == 0 else name)
+               for i, (name, (start, _, opts)) in enumerate(setup.items())}
+    pool.shutdown(wait=False)
+
+    def finish_side_by_side():
         runs = {name: f.result() for name, f in futures.items()}
-    if on_log is not None:
-        for name in setup:
-            on_log(name, None)
-            for row in rows[name]:
-                on_log(name, row)
-    return runs
+        if on_log is not None:
+            for name in setup:
+                on_log(name, None)
+                for row in rows[name]:
+                    on_log(name, row)
+        return u_tr, y_tr, setup, runs
+    return finish_side_by_side
+
+
+def _training_results(finish, sys, cfg: StudyConfig, computed, u_val, out: Path) -> dict:
+    """Wait for the trainings; their sections (read-back, validation) and the loss-curve figure."""
+    u_tr, y_tr, setup, runs = finish()
+    results = {"data": {"steps": TRAIN_STEPS, "seed": cfg.seed, "u_std": float(u_tr.std()),
+                        "y_rms": float(np.sqrt(np.mean(y_tr ** 2)))}}
+    for name, (_, ref, _) in setup.items():
+        results[name] = _run_section(name, runs[name], ref, computed, sys, cfg, u_val, out)
+    _plot_losses(runs, out)
+    results["figure"] = "loss_curves.png"
+    return results
 
 
 def _run_section(name: str, res, ref: dict, computed, sys, cfg: StudyConfig, u_val, out: Path) -> dict:
@@ -294,6 +308,7 @@ def run_study(cfg: StudyConfig, progress=None, on_log=None) -> dict:
         Bad settings (see :class:`StudyConfig`).
     """
     from .approx import validation_input
+    from .lstm_from_ss import lstm_weights_from_ss
     from .reproduce_report import build_report
     from .systems import reference_system
 
@@ -302,12 +317,14 @@ def run_study(cfg: StudyConfig, progress=None, on_log=None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     sys = reference_system()
     u_val = validation_input(sys.ninputs, VALIDATION_STEPS, cfg.seed + 1)
+    computed, _ = lstm_weights_from_ss(sys, scl=cfg.scl, beta=cfg.beta, realization=cfg.realization)
+    t_train = time.perf_counter()
+    finish_training = _start_training(sys, cfg, computed, progress, on_log)  # overlaps what follows
     results = {"config": cfg.as_dict(), "environment": _environment(cfg), "system": _system_section(sys)}
     run, results["computed_weights"], results["sweep"], results["crosscheck"] = _computed_section(
         sys, cfg, u_val, out)
     results["computed_weights"]["validation"] = _validation("computed", run.weights, sys, u_val, out)
-    t_train = time.perf_counter()
-    results["training"] = _training_runs(sys, cfg, run.weights, u_val, out, progress, on_log)
+    results["training"] = _training_results(finish_training, sys, cfg, computed, u_val, out)
     t_train = time.perf_counter() - t_train
     results["parameters"] = {"study_network": lstm_parameter_counts(sys.ninputs, [run.info["nn"]], sys.noutputs),
                              "reference_example": {**reference_example(), "published": pub.PARAMETER_EXAMPLE}}

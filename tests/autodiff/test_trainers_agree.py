@@ -1,6 +1,6 @@
 """The study's two trainers — BPTT on the LSTM diagram and torch autograd on nn.LSTM — agree in float64.
 
-Same start and data as the study's runs (:func:`blockloop.study.reproduce._training_runs` with
+Same start and data as the study's runs (:func:`blockloop.study.reproduce.training_setup` with
 seed 0): the 1001-step training input ``default_rng(0).standard_normal``, the linear system's
 response, run 1 from the computed weights (gate biases ±100, F ≈ 325) with run 1's options, run 2
 from ``random_weights`` with run 2's options (lr0, schedule, GradientThreshold 1).
