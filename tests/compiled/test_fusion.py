@@ -5,6 +5,8 @@ import pytest
 
 numba = pytest.importorskip("numba")
 
+from test_mathfn import wide_set  # noqa: E402 - pytest puts this folder on sys.path
+
 from blockloop import Diagram  # noqa: E402
 from blockloop.blocks import Demux, Gain, Inport, Outport, Product, Sigmoid, Tanh  # noqa: E402
 from blockloop.compiled import lowering as lowering_module  # noqa: E402
@@ -13,8 +15,6 @@ from blockloop.compiled.fusion import activation_groups  # noqa: E402
 from blockloop.compiled.lowering import lower, trusted_lowering  # noqa: E402
 from blockloop.diagrams import NetworkWeights, lstm_network  # noqa: E402
 from blockloop.engine import gradient  # noqa: E402
-
-from test_mathfn import wide_set  # noqa: E402 - pytest puts this folder on sys.path
 
 
 @numba.njit(error_model="numpy")
