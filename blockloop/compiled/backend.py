@@ -74,7 +74,7 @@ class RunBuffers:
         src = np.empty((T, max(width, 1), B), dtype=program.dtype)
         table, col = [], 0
         for name, (row, size) in low.sources.items():
-            data = plan.feeds[name] if name in plan.feeds else program.blocks[name].data
+            data = plan.feeds[name] if name in plan.feeds else program.source_data(name, T, B)
             data = data[:T]
             src[:, col:col + size, :] = data.transpose(0, 2, 1) if data.ndim == 3 else data[:, :, None]
             table.append((row, col, size))
@@ -106,12 +106,20 @@ def _chunks(B: int, threads: int) -> list[slice]:
 
 
 def run_plan(program, plan, threads: int | None = None) -> dict[str, np.ndarray]:
-    """Simulate ``program`` for ``plan`` on the compiled loop; name → (T, B, n) like the interpreter."""
+    """Simulate ``program`` for ``plan`` on the compiled loop; name → (T, B, n) like the interpreter.
+
+    With ``plan.check_finite`` every op output that can overflow is checked at every step, and
+    the first one to hold a NaN or ±inf raises :class:`~blockloop.errors.NonFiniteError`
+    naming its block, port and step (a signal that overflows and is then squashed by a tanh
+    is reported too, though no logged signal shows it).
+    """
     from .vm import run_steps
 
     low = lowered(program)
     buf = RunBuffers(program, low, plan)
     no_trace = np.empty((0, 1), dtype=program.dtype)
+    watch = low.watch if getattr(plan, "check_finite", False) else low.watch[:0]
+    stopped = {}  # first column of a chunk → (step, its signal rows) where a watched row went non-finite
 
     def run(cols: slice, whole: bool = False):
         if whole:
@@ -122,9 +130,11 @@ def run_plan(program, plan, threads: int | None = None) -> dict[str, np.ndarray]
             log = np.empty((buf.T, buf.log.shape[1], sig.shape[1]), dtype=program.dtype)
             stage = np.empty((buf.stage.shape[0], sig.shape[1]), dtype=program.dtype)
         B = sig.shape[1]
-        run_steps(buf.T, low.code, low.args, low.fpar, low.ipar, buf.sources, low.updates, buf.logs,
-                  sig.reshape(-1), src.reshape(buf.T, -1), log.reshape(buf.T, -1), stage.reshape(-1),
-                  no_trace, np.uint64(B), program.dtype.type(0))
+        done = run_steps(buf.T, low.code, low.args, low.fpar, low.ipar, buf.sources, low.updates, buf.logs,
+                         sig.reshape(-1), src.reshape(buf.T, -1), log.reshape(buf.T, -1), stage.reshape(-1),
+                         no_trace, np.uint64(B), program.dtype.type(0), watch)
+        if done < buf.T:
+            stopped[cols.start] = (done, sig.copy(), cols.start)
         if not whole:
             buf.log[:, :, cols] = log
 
@@ -133,4 +143,24 @@ def run_plan(program, plan, threads: int | None = None) -> dict[str, np.ndarray]
         run(chunks[0], whole=True)
     else:
         list(_pool(len(chunks)).map(run, chunks))
+    if stopped:
+        _raise_non_finite(program, low, *min(stopped.values(), key=lambda s: s[0]), plan)
     return buf.trace()
+
+
+def _raise_non_finite(program, low: LoweredProgram, step: int, sig: np.ndarray, first_column: int, plan) -> None:
+    """The first watched op (schedule order) whose rows of ``sig`` (W, chunk) hold a NaN/inf at ``step``."""
+    from ..errors import NonFiniteError
+
+    for o, (row, size) in zip(low.watch_ops, low.watch, strict=True):
+        values = sig[row:row + size]
+        if not np.all(np.isfinite(values)):
+            name = low.op_blocks[o]
+            block = program.blocks[name]
+            port = block.outputs[0]
+            element, column = (int(i[0]) for i in np.nonzero(~np.isfinite(values)))
+            where = f", sequence {first_column + column}" if plan.batch else ""
+            raise NonFiniteError(
+                f"signal '{name}.{port}' ({block.type_name}) became non-finite at step {step}"
+                f"{where}, element {element} (value {values[element, column]}): an overflow in the diagram, "
+                "even if no logged signal shows it; check gains and initial states, or pass check_finite=False")

@@ -100,8 +100,9 @@ def _constant(block, ins, outs, params, ints):
 
 
 def _source(block, ins, outs, params, ints):
-    if not isinstance(block, (Inport, FromArray)):
-        return "only Inport and FromArray are sources"
+    if not isinstance(block, (Inport, FromArray)) and not (block.is_time_source
+                                                           and callable(getattr(block, "samples", None))):
+        return "only Inport, FromArray and blocks with samples(steps, batch, dtype) are sources"
     return _shape(ins, outs, 0, 1)
 
 

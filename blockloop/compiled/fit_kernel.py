@@ -118,7 +118,8 @@ def fit_epochs(lrs, t0, theta, gvec, m, v, groups, l2, threshold, beta1, beta2, 
         _write_theta(groups, theta, fpar, sig0, B)
         transpose_gains(code, args, fpar)
         sig[:] = sig0
-        run_steps(steps, code, args, fpar, ipar, sources, updates, logs, sig, src, log, stage, trace, ub, zero)
+        run_steps(steps, code, args, fpar, ipar, sources, updates, logs, sig, src, log, stage, trace, ub, zero,
+                  np.zeros((0, 2), dtype=np.int64))  # no watch: a non-finite loss stops the training
         loss = _loss_and_cotangent(trace, target, cotan_rows, cotan, B, half, n_responses)
         losses[epoch] = loss
         if not math.isfinite(loss):

@@ -14,7 +14,7 @@ import numpy as np
 from ..blocks.base import Block, declares_with_rules
 from .checks import lowering_problem
 from .fusion import ACTIVATION_KINDS, activation_groups
-from .opcodes import ACTIVATIONS, IN0, OP, OPCODES, WIDTH, N, P
+from .opcodes import ACTIVATIONS, IN0, MAY_OVERFLOW, OP, OPCODES, OUT, WIDTH, N, P
 
 __all__ = ["LoweredProgram", "ParamSlot", "lower", "uncompiled_blocks"]
 
@@ -62,6 +62,10 @@ class LoweredProgram:
         (size, input row, stage row, state row).
     params : mapping "block.param" → ParamSlot
     signal_rows : dict signal index (``Program.signal_index``) → (row, size)
+    watch : int64 (n_watch, 2)
+        (row, size) of the outputs of the ops that can overflow (:data:`.opcodes.MAY_OVERFLOW`),
+        in schedule order: with ``check_finite`` the step loop checks these rows every step.
+    watch_ops : the op (index into ``code``) of each ``watch`` row
     """
 
     dtype: np.dtype
@@ -78,6 +82,8 @@ class LoweredProgram:
     updates: np.ndarray
     params: MappingProxyType
     signal_rows: dict = field(default_factory=dict)
+    watch: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
+    watch_ops: tuple[int, ...] = ()
 
 
 def trusted_lowering(block: Block):
@@ -223,6 +229,7 @@ def lower(program) -> LoweredProgram:
     for op in code[code[:, OP] == OPCODES["gain_matrix"]]:
         n, m, p = op[N], args[2 * op[IN0] + 1], op[P]
         fpar[p + n * m:p + 2 * n * m] = fpar[p:p + n * m].reshape(n, m).T.reshape(-1)
+    watch_ops = tuple(int(o) for o in np.flatnonzero(np.isin(code[:, OP], list(MAY_OVERFLOW))))
     return LoweredProgram(
         dtype=program.dtype, width=bld.width,
         code=code, args=args, fpar=fpar,
@@ -230,5 +237,6 @@ def lower(program) -> LoweredProgram:
         op_blocks=tuple(bld.op_blocks), rows=MappingProxyType(bld.rows), constants=tuple(constants),
         sources=MappingProxyType(sources), states=MappingProxyType(states),
         updates=np.array(updates, dtype=np.int64).reshape(-1, 4), params=MappingProxyType(bld.params),
-        signal_rows=signal_rows,
+        signal_rows=signal_rows, watch_ops=watch_ops,
+        watch=code[list(watch_ops)][:, [OUT, N]].reshape(-1, 2).copy(),
     )

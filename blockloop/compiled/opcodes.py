@@ -1,6 +1,6 @@
 """Opcodes and the op-table layout shared by the lowering (no numba) and the kernels (numba)."""
 
-__all__ = ["OPCODES", "ACTIVATIONS", "OP", "OUT", "N", "IN0", "NIN", "P", "WIDTH"]
+__all__ = ["OPCODES", "ACTIVATIONS", "MAY_OVERFLOW", "OP", "OUT", "N", "IN0", "NIN", "P", "WIDTH"]
 
 #: Op name (as in :class:`blockloop.blocks.Lowering`) → integer opcode of a kernel below.
 OPCODES = {
@@ -17,6 +17,12 @@ OPCODES = {
 
 #: Sibling σ/tanh blocks fused by the lowering (:mod:`.fusion`); no block declares this op.
 ACTIVATIONS = 10
+
+#: Ops whose output can be non-finite when every input is finite (overflow: |y| beyond the
+#: dtype's range). A run with ``check_finite`` watches their output rows every step; the other
+#: ops (σ, tanh, routing) and the structural ones cannot create a NaN or inf, only pass one on.
+MAY_OVERFLOW = frozenset(OPCODES[name] for name in ("gain_scalar", "gain_elementwise", "gain_matrix", "sum",
+                                                     "product"))
 
 # Columns of the op table ``code`` (int64, one row per op).
 OP, OUT, N, IN0, NIN, P = range(6)

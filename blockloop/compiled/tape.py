@@ -67,7 +67,8 @@ class Tape:
         sig = self.sig0.copy()
         run_steps(self.T, low.code, low.args, self.fpar, low.ipar, buf.sources, low.updates, buf.logs,
                   sig.reshape(-1), buf.src.reshape(self.T, -1), buf.log.reshape(self.T, -1),
-                  buf.stage.reshape(-1), self.trace, np.uint64(self.B), self.program.dtype.type(0))
+                  buf.stage.reshape(-1), self.trace, np.uint64(self.B), self.program.dtype.type(0),
+                  np.zeros((0, 2), dtype=np.int64))
         return buf.trace()
 
     def backward(self, cotangents: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -63,12 +63,14 @@ def transpose_gains(code, args, fpar):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def run_steps(steps, code, args, fpar, ipar, sources, updates, logs, sig, src, log, stage, trace, B, zero):
-    """Run ``steps`` steps of a lowered program on one batch chunk, in place.
+def run_steps(steps, code, args, fpar, ipar, sources, updates, logs, sig, src, log, stage, trace, B, zero, watch):
+    """Run ``steps`` steps of a lowered program on one batch chunk, in place; returns a step count.
 
     At each step k: copy the sources' k-th samples into their rows; run the ops in schedule
-    order; copy the logged rows into ``log[k]``; keep ``sig`` in ``trace[k]`` if a trace is
-    kept (for the reverse sweep); then every state takes its update.
+    order; if a ``watch`` row is now NaN or ±inf, stop and return k (``sig`` then holds step k's
+    values); copy the logged rows into ``log[k]``; keep ``sig`` in ``trace[k]`` if a trace is
+    kept (for the reverse sweep); then every state takes its update. Returns ``steps`` when no
+    watched row went non-finite.
 
     Parameters
     ----------
@@ -84,6 +86,7 @@ def run_steps(steps, code, args, fpar, ipar, sources, updates, logs, sig, src, l
     trace : (T, W·B), or (0, W·B) to keep none
     B : uint64, the number of batch columns
     zero : 0 in the program's dtype (so a float32 dot product accumulates in float32)
+    watch : int64 (·, 2) — (row, size) to check every step (``LoweredProgram.watch``), or (0, 2)
     """
     keep = trace.shape[0] > 0
     for k in range(steps):
@@ -194,6 +197,13 @@ def run_steps(steps, code, args, fpar, ipar, sources, updates, logs, sig, src, l
                     x = u + np.uint64(ipar[p + i]) * B
                     for b in range(B):
                         sig[out + i * B + b] = sig[x + b]
+        bad = 0
+        for s in range(watch.shape[0]):  # x − x is 0 for a finite x, NaN for NaN and ±inf
+            row, m = np.uint64(watch[s, 0]) * B, np.uint64(watch[s, 1]) * B
+            for e in range(m):
+                bad += (sig[row + e] - sig[row + e]) != 0
+        if bad:
+            return k
         for s in range(logs.shape[0]):
             row, col, m = np.uint64(logs[s, 0]) * B, np.uint64(logs[s, 1]) * B, np.uint64(logs[s, 2]) * B
             for e in range(m):
@@ -209,3 +219,4 @@ def run_steps(steps, code, args, fpar, ipar, sources, updates, logs, sig, src, l
             m, col, row = np.uint64(updates[s, 0]) * B, np.uint64(updates[s, 2]) * B, np.uint64(updates[s, 3]) * B
             for e in range(m):
                 sig[row + e] = stage[col + e]
+    return steps
