@@ -82,25 +82,27 @@ def backward_steps(steps, code, args, fpar, ipar, updates, cotan_rows, trace, co
             u = np.uint64(args[a]) * B
             if op == 3:  # gain_matrix
                 kn = np.uint64(args[a + 1])
-                if B == 1:  # one column: gu_j += K_ij·gy_i over rows i in order, as below
-                    i = _0
-                    while i + _4 <= n:  # four rows per pass; the kn sums run side by side
-                        gy0, gy1, gy2, gy3 = g[out + i], g[out + i + _1], g[out + i + _2], g[out + i + _3]
-                        q = p + i * kn
-                        for j in range(kn):
-                            acc = g[u + j]
-                            acc += fpar[q + j] * gy0
-                            acc += fpar[q + kn + j] * gy1
-                            acc += fpar[q + _2 * kn + j] * gy2
-                            acc += fpar[q + _3 * kn + j] * gy3
-                            g[u + j] = acc
-                        i += _4
-                    while i < n:
-                        gy = g[out + i]
-                        for j in range(kn):
-                            g[u + j] += fpar[p + i * kn + j] * gy
-                        i += _1
-                    t = p + n * kn  # gKᵀ_ji += u_j·gy_i into Kᵀ's slot, contiguous in i; folded at the end
+                t = p + n * kn  # Kᵀ's slot
+                if B == 1:  # one column: gu_j += Σ_i Kᵀ_ji·gy_i, rows i in order (as below), 4 j at a time
+                    j = _0
+                    while j + _4 <= kn:
+                        a0, a1, a2, a3 = g[u + j], g[u + j + _1], g[u + j + _2], g[u + j + _3]
+                        q0, q1, q2, q3 = t + j * n, t + (j + _1) * n, t + (j + _2) * n, t + (j + _3) * n
+                        for i in range(n):
+                            gy = g[out + i]
+                            a0 += fpar[q0 + i] * gy
+                            a1 += fpar[q1 + i] * gy
+                            a2 += fpar[q2 + i] * gy
+                            a3 += fpar[q3 + i] * gy
+                        g[u + j], g[u + j + _1], g[u + j + _2], g[u + j + _3] = a0, a1, a2, a3
+                        j += _4
+                    while j < kn:
+                        acc = g[u + j]
+                        for i in range(n):
+                            acc += fpar[t + j * n + i] * g[out + i]
+                        g[u + j] = acc
+                        j += _1
+                    # gKᵀ_ji += u_j·gy_i into Kᵀ's slot, contiguous in i; folded into gK at the end
                     for j in range(kn):
                         uj = sig[u + j]
                         for i in range(n):
