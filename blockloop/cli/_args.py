@@ -3,9 +3,46 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import math
+from collections.abc import Sequence
 
-__all__ = ["positive_int", "seed", "positive_float", "add_backend_option"]
+__all__ = ["positive_int", "seed", "positive_float", "add_backend_option", "LazyChoices"]
+
+
+class LazyChoices(Sequence):
+    """argparse ``choices`` read from ``module.attribute`` the first time they are needed.
+
+    Registering a sub-command then imports nothing: ``blockloop --help`` lists the commands without
+    loading numpy, networkx or the study. The module is imported when a value is checked against
+    the choices or the sub-command's own help is printed. The values are the attribute's items
+    (a dict gives its keys), as strings, in order.
+    """
+
+    def __init__(self, module: str, attribute: str):
+        self._where = (module, attribute)
+        self._values: tuple[str, ...] | None = None
+
+    def _load(self) -> tuple[str, ...]:
+        if self._values is None:
+            module, attribute = self._where
+            self._values = tuple(getattr(importlib.import_module(module), attribute))
+        return self._values
+
+    def __getitem__(self, index):
+        return self._load()[index]
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+    def __contains__(self, value) -> bool:
+        return value in self._load()
+
+    def __iter__(self):
+        return iter(self._load())
+
+    def __repr__(self) -> str:
+        return f"LazyChoices({'.'.join(self._where)}: {self._values if self._values is not None else '...'})"
 
 
 def positive_int(text: str) -> int:
@@ -43,8 +80,7 @@ def positive_float(text: str) -> float:
 
 def add_backend_option(parser: argparse.ArgumentParser) -> None:
     """``--backend auto|compiled|interpreter`` (see ``blockloop.engine.simulate.simulate``)."""
-    from ..engine.backends import BACKENDS
-
-    parser.add_argument("--backend", choices=BACKENDS, default="auto",
+    parser.add_argument("--backend", choices=LazyChoices("blockloop.engine.backends", "BACKENDS"), default="auto",
+                        metavar="NAME",
                         help="simulation engine: compiled (numba step loop), interpreter (numpy, the reference "
                              "semantics) or auto (compiled when numba is installed; default)")

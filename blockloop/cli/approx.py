@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
-
-from ._args import seed
+from ._args import LazyChoices, seed
 
 __all__ = ["register", "run", "as_json"]
 
@@ -23,8 +21,6 @@ SWEEP_BETAS = (2.0, 5.0, 10.0, 20.0, 100.0)
 
 
 def register(sub) -> None:
-    from ..study.realizations import REALIZATIONS
-
     p = sub.add_parser("approx", help="LSTM weights from a linear system (A, B, C, D) and the approximation error",
                        description="Compute LSTM weights that reproduce a discrete linear system (A, B, C, D), "
                                    "simulate both on the same random input and report norm(y - z).")
@@ -34,9 +30,10 @@ def register(sub) -> None:
                    help="LSTM units: n+m (states + inputs, exact D; default) or n (states only)")
     p.add_argument("--scl", type=float, default=1e-3, help="input scaling scl (default 1e-3)")
     p.add_argument("--beta", type=float, default=100.0, help="gate bias magnitude β (default 100)")
-    p.add_argument("--realization", choices=REALIZATIONS, default=None,
-                   help="state coordinates; default: 'matlab' (MATLAB's ss(zpk), as the reference) for the "
-                        "reference system, 'as_given' for --system FILE")
+    p.add_argument("--realization", choices=LazyChoices("blockloop.study.realizations", "REALIZATIONS"),
+                   default=None, metavar="NAME",
+                   help="state coordinates: %(choices)s; default: 'matlab' (MATLAB's ss(zpk), as the "
+                        "reference) for the reference system, 'as_given' for --system FILE")
     p.add_argument("--state-std", type=float, default=None,
                    help="with --realization unit_covariance: target std of each state (default 1)")
     p.add_argument("--steps", type=int, default=51, help="validation steps T (default 51: t = 0…0.5 s)")
@@ -50,11 +47,15 @@ def register(sub) -> None:
 
 
 def _complex_pairs(values) -> list[list[float]]:
+    import numpy as np
+
     return [[float(np.real(v)), float(np.imag(v))] for v in np.asarray(values).ravel()]
 
 
 def as_json(run, facts: dict, args, rows=None) -> dict:
     """The JSON object printed by ``--json`` (see the module docstring for the keys)."""
+    import numpy as np
+
     layer = run.weights.layers[0]
     sys = run.info["system"]
     out = {"W": layer.W.tolist(), "R": layer.R.tolist(), "b": layer.b.tolist(), "F": run.weights.F.tolist(),
@@ -77,15 +78,15 @@ def dumps_by_key(obj: dict) -> str:
 
 
 def run(args) -> int:
-    from ..study.approx import approximate, format_sweep, plot_response, plot_sweep, sweep
+    from ..study.approx import approximate, default_realization, format_sweep, plot_response, plot_sweep, sweep
     from ..study.realizations import REALIZATIONS
     from ..study.systems import load_system, reference_system, system_facts
     from .crosscheck import _check_plot_path
 
     _check_plot_path(args.plot)
     system = reference_system() if args.system is None else load_system(args.system)
-    if args.realization is None:
-        args.realization = "matlab" if args.system is None else "as_given"
+    if args.realization is None:  # the library's default, so that the command and approximate() agree
+        args.realization = default_realization(args.system)
     result = approximate(system, units=args.units, scl=args.scl, beta=args.beta, realization=args.realization,
                          steps=args.steps, seed=args.seed, crosscheck=args.crosscheck, state_std=args.state_std)
     facts = system_facts(system)
@@ -116,9 +117,11 @@ def _fmt(value) -> str:
 
 def format_text(run, facts: dict, source) -> str:
     """The human-readable summary printed without ``--json``."""
+    import numpy as np
+
     np_opts = {"precision": 4, "suppress_small": True, "max_line_width": 110}
     info = run.info
-    zeros = ", ".join(f"{z:.4g}" for z in facts["zeros"])
+    zeros = ", ".join(f"{z:.4g}" for z in facts["zeros"]) or "none"
     poles = ", ".join(f"{p:.4g}" for p in facts["poles"])
     lines = [f"system: {source or 'reference zpk(-4, [-9±5i, -2±50i], 5e5), ZOH Ts = 0.01 s'}  "
              f"(n={facts['n']}, m={facts['m']}, p={facts['p']}, Ts={facts['Ts']:g} s)",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from ._args import LazyChoices
 from ._diagram_source import add_diagram_arguments, diagram_from_args
 
 __all__ = ["register", "run"]
@@ -16,19 +17,16 @@ logger = logging.getLogger(__name__)
 
 
 def register(sub) -> None:
-    from ..viz.render import RENDERERS
-    from ..viz.style import HIGHLIGHTS
-
     p = sub.add_parser("draw", help="draw a diagram to .dot/.svg/.png/.pdf with its loops highlighted",
                        description=__doc__)
     add_diagram_arguments(p)
     p.add_argument("--out", "-o", required=True, metavar="FILE",
                    help="output file; the suffix picks the format: .dot, .svg, .png or .pdf")
-    p.add_argument("--highlight", choices=HIGHLIGHTS, default="all",
-                   help="colour the inner loops, the outer loops, all (default) or none; algebraic loops "
-                        "are coloured unless 'none'")
-    p.add_argument("--renderer", choices=RENDERERS, default="auto",
-                   help="auto (default: Graphviz if installed, else matplotlib), dot or mpl")
+    p.add_argument("--highlight", choices=LazyChoices("blockloop.viz.style", "HIGHLIGHTS"), default="all",
+                   metavar="WHICH", help="colour the inner loops, the outer loops, all (default) or none; "
+                                         "algebraic loops are coloured unless 'none'")
+    p.add_argument("--renderer", choices=LazyChoices("blockloop.viz.render", "RENDERERS"), default="auto",
+                   metavar="NAME", help="auto (default: Graphviz if installed, else matplotlib), dot or mpl")
     p.add_argument("--no-sizes", action="store_true", help="do not write signal sizes on the wires")
     p.set_defaults(run=run)
 

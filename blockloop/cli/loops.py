@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 from ._diagram_source import add_diagram_arguments, diagram_from_args
 
@@ -24,12 +25,26 @@ def run(args) -> int:
     from ..engine.loops import feedback_loops
 
     diagram, words = diagram_from_args(args)
-    report = feedback_loops(diagram, max_loops=args.max_loops, names=words)
+    library_log = logging.getLogger("blockloop.engine.loops")
+    quiet = _NoWarnings()
+    if not args.json:  # the listing says when it stopped (once); JSON keeps the warning on stderr
+        library_log.addFilter(quiet)
+    try:
+        report = feedback_loops(diagram, max_loops=args.max_loops, names=words)
+    finally:
+        library_log.removeFilter(quiet)
     if args.json:
         print(json.dumps([loop.as_dict() for loop in report], indent=2, ensure_ascii=False))
     else:
         print(format_loops(report, diagram.name))
     return 0
+
+
+class _NoWarnings(logging.Filter):
+    """Drops WARNING records (feedback_loops' truncation notice, which the text listing repeats)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno != logging.WARNING
 
 
 def format_loops(report, name: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ._args import positive_int, seed
+from ._args import LazyChoices, positive_int, seed
 
 __all__ = ["register", "run"]
 
@@ -25,10 +25,10 @@ def register(sub) -> None:
     p.add_argument("--dtype", choices=("float32", "float64"), default=None,
                    help="training precision (default: float64 for the diagram trainer; float32, MATLAB's single, "
                         "for torch, whose float64 is ~40x slower: its fused CPU LSTM kernel is single precision only)")
-    from ..study.realizations import REALIZATIONS
-
-    p.add_argument("--realization", default="matlab", choices=REALIZATIONS,
-                   help="state coordinates of the computed weights (default matlab: the reference's printed weights)")
+    p.add_argument("--realization", default="matlab",
+                   choices=LazyChoices("blockloop.study.realizations", "REALIZATIONS"), metavar="NAME",
+                   help="state coordinates of the computed weights: %(choices)s (default matlab: the "
+                        "reference's printed weights)")
     p.add_argument("--threads", type=positive_int, default=1,
                    help="torch threads while training with --trainer torch (default 1: fastest here)")
     p.add_argument("--format", choices=("md", "html", "both"), default="both", help="report format (default both)")

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from ._args import positive_int
+from ._args import LazyChoices, positive_int
 
 __all__ = ["register", "run", "parse_seeds", "MAX_SEEDS"]
 
@@ -37,17 +37,16 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def register(sub) -> None:
-    from ..study.seeds import VARIANTS
-
     p = sub.add_parser("seeds", help="rerun the study's two trainings over seeds and summarize the spread",
                        description=__doc__)
     p.add_argument("--seeds", type=parse_seeds, default=list(range(10)), metavar="0-9",
                    help="seeds (default 0-9): each draws the training input and run 2's random start")
     p.add_argument("--epochs", type=positive_int, default=10_000, help="epochs per run (default 10 000)")
     p.add_argument("--trainer", choices=("diagram", "torch"), default="diagram", help="trainer (default diagram)")
-    p.add_argument("--variant", choices=tuple(VARIANTS), action="append", default=None,
-                   help="change to the training set-up, repeatable (default: reference): " + ", ".join(
-                       f"{k} {v}" for k, v in VARIANTS.items() if v))
+    p.add_argument("--variant", choices=LazyChoices("blockloop.study.seeds", "VARIANTS"), action="append",
+                   default=None, metavar="NAME",
+                   help="one change to the training set-up, repeatable (default: reference): %(choices)s "
+                        "(blockloop.study.seeds.VARIANTS says what each changes)")
     p.add_argument("--run", dest="runs", choices=("from_computed", "from_random"), action="append", default=None,
                    help="train only this run, repeatable (default both)")
     p.add_argument("--out", type=Path, metavar="FILE.json", help="write every run and the summary as JSON")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from ..errors import ParameterError, SimulationError
 from ._args import add_backend_option, positive_float, positive_int
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["register", "run", "read_inputs", "write_result"]
 
@@ -38,6 +40,8 @@ def register(sub) -> None:
 
 
 def _load_array(path: str, what: str) -> np.ndarray | dict:
+    import numpy as np
+
     try:
         data = np.load(path, allow_pickle=False)
     except FileNotFoundError:

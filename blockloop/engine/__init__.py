@@ -27,7 +27,15 @@ __all__ = [
     "Result",
 ]
 
-# Gradients live in blockloop.autodiff; they are offered here too, next to simulate.
-from ..autodiff import fit, gradient  # noqa: E402
-
+# Gradients live in blockloop.autodiff; they are offered here too, next to simulate. They are
+# imported on first access (PEP 562): blockloop.autodiff imports the engine, so an import here
+# would be circular when blockloop.autodiff is imported first.
 __all__ += ["gradient", "fit"]
+
+
+def __getattr__(name: str):
+    if name in ("gradient", "fit"):
+        from .. import autodiff
+
+        return getattr(autodiff, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

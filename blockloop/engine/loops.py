@@ -13,10 +13,19 @@ Loops are grouped two ways:
   loop are joined with ``"+"``; loops without a delay form the family ``"algebraic"``;
 * by **strongly connected component** (``scc``): loops sharing ports are in one component.
 
+The number of elementary loops can grow exponentially, so at most ``max_loops`` are listed. When
+there are more, the list starts with one loop of every family that can be found without
+enumerating them all (one algebraic loop per delay-free component, then the shortest loop through
+each delay, in insertion order) and is filled up in enumeration order: a truncated list still
+shows, e.g., the LSTM's short cell loop next to a hidden loop.
+
 Each family gets a **role**. Within one strongly connected component, a family is
 ``"inner"`` when another family of the same component passes through *more* blocks and
 shares at least one block with it (its loops are nested inside the bigger family's loops);
-every other family with a delay is ``"outer"`` (a lone loop is therefore ``"outer"``).
+every other family with a delay is ``"outer"`` (a lone loop is therefore ``"outer"``). When
+the list is truncated, roles are decided on the listed loops plus, for each pair of delays in
+one component, a loop through one of them that passes a block of the other's shortest loop
+(searched for directly), so a truncated list labels the families as the full one does.
 For one LSTM layer this gives the cell loop ``c_delay → f_c → c_sum`` as *inner* and the
 hidden loops through ``h_delay`` as *outer*, as in the reference's Simulink figure.
 """
@@ -26,7 +35,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from itertools import islice
 
 import networkx as nx
 
@@ -246,20 +254,100 @@ def feedback_loops(diagram, *, max_loops: int = 10_000, names: Mapping[str, str]
     graph = dependency_graph(flat)
     rank = {name: k for k, name in enumerate(flat.nodes)}
     scc_of = _scc_index(graph, rank)
-    cycles = list(islice(nx.simple_cycles(graph), max_loops + 1))
-    truncated = len(cycles) > max_loops
+    delay_hops = sorted(((u, v) for u, v, kind in graph.edges(data="kind") if kind == "delay"),
+                        key=lambda e: (rank[e[0][0]], e))
+    cycles, truncated = _first_loops(graph, _one_loop_per_family(graph, delay_hops, scc_of), max_loops)
+    structure = cycles
     if truncated:
-        cycles = cycles[:max_loops]
         logger.warning("feedback_loops: stopped after max_loops=%d elementary loops; the list is incomplete "
                        "(pass a larger max_loops to see them all)", max_loops)
+        structure = list({_loop_key(c): c for c in cycles + _nesting_witnesses(graph, delay_hops, scc_of)}.values())
     loops = sorted((_make_loop(c, graph, rank, scc_of) for c in cycles),
                    key=lambda lp: (lp.scc, lp.family == ALGEBRAIC, lp.family, len(lp.ports), lp.ports))
-    families = _families(loops, names or {})
+    families = _families(loops, names or {}, [_make_loop(c, graph, rank, scc_of) for c in structure])
     labelled = {f.name: f for f in families}
     loops = tuple(_with_role(lp, labelled[lp.family]) for lp in loops)
     families = tuple(_rebuild_family(f, loops) for f in families)
     logger.info("feedback_loops: %d loops in %d families", len(loops), len(families))
     return LoopReport(loops=loops, families=families, truncated=truncated, max_loops=max_loops)
+
+
+def _loop_key(cycle: list[PortNode]) -> tuple[PortNode, ...]:
+    """The cycle's nodes rotated to start at the smallest: one key per elementary loop."""
+    start = cycle.index(min(cycle))
+    return tuple(cycle[start:] + cycle[:start])
+
+
+def _shortest_loop(graph, hop: tuple[PortNode, PortNode]) -> list[PortNode] | None:
+    """The shortest elementary loop through the edge ``hop`` (u → v): a shortest path v ⇝ u, or None."""
+    try:
+        return nx.shortest_path(graph, hop[1], hop[0])
+    except nx.NetworkXNoPath:
+        return None
+
+
+def _one_loop_per_family(graph, delay_hops, scc_of) -> list[list[PortNode]]:
+    """One algebraic loop per delay-free strongly connected component, then the shortest loop
+    through each delay hop (in the order given), without enumerating all loops."""
+    out = []
+    without_delays = nx.DiGraph((u, v) for u, v, kind in graph.edges(data="kind") if kind != "delay")
+    for comp in sorted((c for c in nx.strongly_connected_components(without_delays) if len(c) > 1), key=min):
+        out.append([u for u, _ in nx.find_cycle(without_delays.subgraph(comp), source=min(comp))])
+    for hop in delay_hops:
+        loop = _shortest_loop(graph, hop)
+        if loop is not None:
+            out.append(loop)
+    return out
+
+
+def _first_loops(graph, first: list[list[PortNode]], max_loops: int) -> tuple[list[list[PortNode]], bool]:
+    """At most ``max_loops`` distinct elementary loops, ``first`` ones first, then in enumeration
+    order; and whether more loops exist than were returned."""
+    chosen = {}
+    for cycle in first:
+        chosen.setdefault(_loop_key(cycle), cycle)
+    if len(chosen) > max_loops:
+        return list(chosen.values())[:max_loops], True
+    for cycle in nx.simple_cycles(graph):
+        key = _loop_key(cycle)
+        if key not in chosen:
+            if len(chosen) == max_loops:
+                return list(chosen.values()), True
+            chosen[key] = cycle
+    return list(chosen.values()), False
+
+
+def _nesting_witnesses(graph, delay_hops, scc_of) -> list[list[PortNode]]:
+    """For each ordered pair of delays (d, e) in one component whose shortest loops share no block:
+    the shortest loop found through d that passes a port of a block on e's shortest loop.
+
+    Found as a shortest path from d's output to that port, then a shortest path back to d's input
+    that avoids the first path (a heuristic: it may miss a loop, it never returns a non-loop).
+    """
+    shortest = {hop: _shortest_loop(graph, hop) for hop in delay_hops}
+    ports_of: dict[str, list[PortNode]] = {}
+    for node in graph.nodes:
+        ports_of.setdefault(node[0], []).append(node)
+    out = []
+    for outer in delay_hops:
+        for inner in delay_hops:
+            a, b = shortest[outer], shortest[inner]
+            if inner == outer or a is None or b is None or scc_of.get(outer[0]) != scc_of.get(inner[0]):
+                continue
+            if {n[0] for n in a} & {n[0] for n in b}:
+                continue
+            candidates = []
+            for port in sorted({p for n in b for p in ports_of[n[0]]}):
+                try:
+                    there = nx.shortest_path(graph, outer[1], port)
+                    keep = set(graph.nodes) - set(there[:-1])
+                    back = nx.shortest_path(graph.subgraph(keep), port, outer[0])
+                except (nx.NetworkXNoPath, nx.NodeNotFound):
+                    continue
+                candidates.append(there + back[1:])
+            if candidates:
+                out.append(min(candidates, key=len))
+    return out
 
 
 def _as_flat(diagram) -> nx.MultiDiGraph:
@@ -299,14 +387,22 @@ def _make_loop(cycle: list[PortNode], graph: nx.DiGraph, rank, scc_of) -> Feedba
     )
 
 
-def _families(loops: list[FeedbackLoop], names: Mapping[str, str]) -> list[LoopFamily]:
+def _group(loops: list[FeedbackLoop]) -> tuple[dict[str, list[FeedbackLoop]], dict[str, tuple[str, ...]]]:
     grouped: dict[str, list[FeedbackLoop]] = {}
     for lp in loops:
         grouped.setdefault(lp.family, []).append(lp)
     blocks = {name: tuple(dict.fromkeys(b for lp in group for b in lp.blocks)) for name, group in grouped.items()}
+    return grouped, blocks
+
+
+def _families(loops: list[FeedbackLoop], names: Mapping[str, str], structure: list[FeedbackLoop]) -> list[LoopFamily]:
+    """The families of the listed ``loops``; roles are decided on ``structure`` (the listed loops, or
+    more when the list is truncated)."""
+    grouped, blocks = _group(loops)
+    grouped_s, blocks_s = _group(structure)
     families = []
     for name, group in grouped.items():
-        role = _role(name, group[0].scc, grouped, blocks)
+        role = _role(name, group[0].scc, grouped_s, blocks_s)
         families.append(LoopFamily(name=name, delays=group[0].delays, role=role,
                                    label=_label(role, group[0].delays, names), scc=group[0].scc,
                                    loops=tuple(group), blocks=blocks[name]))

@@ -21,10 +21,25 @@ from ..interop.torch import matlab_norm
 from .lstm_from_ss import lstm_weights_from_ss
 from .systems import as_statespace, sample_time
 
-__all__ = ["validation_input", "simulate_lstm", "simulate_linear", "approximation_error", "approximate",
-           "Approximation", "sweep", "format_sweep", "plot_sweep", "plot_response"]
+__all__ = ["default_realization", "validation_input", "simulate_lstm", "simulate_linear", "approximation_error",
+           "approximate", "Approximation", "sweep", "format_sweep", "plot_sweep", "plot_response"]
 
 log = logging.getLogger(__name__)
+
+
+def default_realization(system=None) -> str:
+    """The realization used when none is named, by :func:`approximate`, :func:`sweep` and ``blockloop approx``.
+
+    ``"matlab"`` (MATLAB's ``ss(zpk)``, the reference's coordinates, whose weights it prints) for
+    the reference system (``system`` None); ``"as_given"`` (the coordinates the system comes in)
+    for a system you pass.
+
+    Examples
+    --------
+    >>> default_realization(), default_realization("plant.json")
+    ('matlab', 'as_given')
+    """
+    return "matlab" if system is None else "as_given"
 
 
 def validation_input(m: int = 1, steps: int = 51, seed: int = 0) -> np.ndarray:
@@ -144,7 +159,7 @@ class Approximation:
 
 
 def approximate(system=None, units: str = "n+m", scl: float = 1e-3, beta: float = 100.0,
-                realization: str = "as_given", u=None, steps: int = 51, seed: int = 0,
+                realization: str | None = None, u=None, steps: int = 51, seed: int = 0,
                 crosscheck: bool = False, state_std: float | None = None) -> Approximation:
     """Compute the weights, simulate both models on the same input and measure the error.
 
@@ -156,17 +171,22 @@ def approximate(system=None, units: str = "n+m", scl: float = 1e-3, beta: float 
         Default: :func:`validation_input` (``steps`` samples, ``seed``).
     crosscheck : bool
         Also run ``nn.LSTM`` (PyTorch) and record the diagram-vs-torch difference.
-    units, scl, beta, realization, state_std
+    realization : str, optional
+        State coordinates (see :func:`~blockloop.study.realizations.realize`); default
+        :func:`default_realization`: ``"matlab"`` for the reference system, ``"as_given"`` for yours.
+    units, scl, beta, state_std
         As in :func:`~blockloop.study.lstm_from_ss.lstm_weights_from_ss`.
 
     Examples
     --------
-    >>> run = approximate(realization="matlab")
-    >>> run.y.shape, round(run.error_norm, 3)
-    ((51, 1), 0.164)
+    >>> run = approximate()
+    >>> run.info["realization"], run.y.shape, round(run.error_norm, 3)
+    ('matlab', (51, 1), 0.164)
     """
     from .systems import reference_system
 
+    if realization is None:
+        realization = default_realization(system)
     sys = as_statespace(reference_system() if system is None else system)
     weights, info = lstm_weights_from_ss(sys, units=units, scl=scl, beta=beta, realization=realization,
                                          state_std=state_std)
@@ -180,11 +200,12 @@ def approximate(system=None, units: str = "n+m", scl: float = 1e-3, beta: float 
 
 
 def sweep(system=None, scls=(1e-1, 1e-2, 1e-3, 1e-4, 1e-5), betas=(2.0, 5.0, 10.0, 20.0, 100.0),
-          realizations=("as_given",), units: str = "n+m", steps: int = 51, seed: int = 0,
+          realizations=None, units: str = "n+m", steps: int = 51, seed: int = 0,
           state_std: float | None = None) -> list[dict]:
     """Approximation error over a grid of scl × β × realization, on one validation input.
 
-    ``state_std`` is passed to the ``"unit_covariance"`` realization only.
+    ``state_std`` is passed to the ``"unit_covariance"`` realization only; ``realizations``
+    defaults to the one :func:`default_realization` picks.
 
     Returns
     -------
@@ -201,6 +222,8 @@ def sweep(system=None, scls=(1e-1, 1e-2, 1e-3, 1e-4, 1e-5), betas=(2.0, 5.0, 10.
     """
     from .systems import reference_system
 
+    if realizations is None:
+        realizations = (default_realization(system),)
     sys = as_statespace(reference_system() if system is None else system)
     u = validation_input(sys.ninputs, steps, seed)
     y = simulate_linear(sys, u)

@@ -127,22 +127,23 @@ def _factors(roots, digits: int) -> list[str]:
 def zpk_string(sys, digits: int = 4) -> str:
     """A SISO system's zero-pole-gain form as MATLAB's ``zpk`` prints it, on one line.
 
-    The gain is the ratio of the transfer function's leading coefficients (5 significant digits,
-    like MATLAB); factors use ``digits`` significant digits.
+    The gain is the ratio of the leading coefficients of numerator and denominator, the
+    numerator of degree n − relative degree (:func:`~blockloop.study.systems.siso_transfer_function`),
+    with 5 significant digits like MATLAB; factors use ``digits`` significant digits.
 
     Examples
     --------
     >>> import control
     >>> zpk_string(control.ss([[0.5]], [[1.0]], [[2.0]], 0.0, 0.1))
     '2 / (z-0.5)'
+    >>> zpk_string(control.ss([[0.9, 0.1], [0.0, 0.8]], [[0.0], [1.0]], [[1.0, 0.0]], 0.0, 0.01))
+    '0.1 / ((z-0.8) (z-0.9))'
     """
-    import control
+    from .systems import siso_transfer_function
 
     if sys.ninputs != 1 or sys.noutputs != 1:
         raise ParameterError(f"zpk_string: expected a SISO system, got {sys.noutputs}×{sys.ninputs}")
-    tf = control.tf(sys)
-    num = np.trim_zeros(np.atleast_1d(np.asarray(tf.num[0][0], dtype=float)), "f")
-    den = np.atleast_1d(np.asarray(tf.den[0][0], dtype=float))
+    num, den = siso_transfer_function(sys)
     if num.size == 0:
         return "0"
     gain = num[0] / den[0]

@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import ParameterError
 
 __all__ = ["reference_system", "load_system", "random_stable_system", "as_statespace", "check_matrices",
-           "sample_time", "system_facts", "REFERENCE_TS"]
+           "sample_time", "system_facts", "relative_degree", "siso_transfer_function", "REFERENCE_TS"]
 
 log = logging.getLogger(__name__)
 
@@ -315,6 +315,79 @@ def random_stable_system(n: int, m: int = 1, p: int = 1, Ts: float = REFERENCE_T
     return control.ss(A, B, C, D, Ts)
 
 
+def relative_degree(system) -> int | None:
+    """The relative degree r of a SISO system: 0 when D ≠ 0, else the first k with C·Aᵏ⁻¹·B ≠ 0.
+
+    G(z) = D + C·B·z⁻¹ + C·A·B·z⁻² + …, so the numerator of G over its monic denominator has
+    degree n − r and leading coefficient D (r = 0) or C·Aʳ⁻¹·B (the zpk gain). A Markov
+    parameter counts as zero when it is within the rounding error of computing it:
+    |C·Aᵏ⁻¹·B| ≤ 10·n·k·ε·(|C|·|A|ᵏ⁻¹·|B|) with absolute values taken entrywise (a bound on the
+    error of the matrix products). None when every C·Aᵏ⁻¹·B, k = 1…n, is zero and D = 0: then
+    G ≡ 0 (Cayley–Hamilton).
+
+    Examples
+    --------
+    >>> import control
+    >>> relative_degree(control.ss([[0.9, 0.1], [0.0, 0.8]], [[0.0], [1.0]], [[1.0, 0.0]], 0, 0.01))
+    2
+    """
+    return _leading_markov(system)[0]
+
+
+def _leading_markov(system) -> tuple[int | None, float]:
+    """``(r, g)``: the relative degree (see :func:`relative_degree`) and the leading coefficient g
+    (D for r = 0, C·Aʳ⁻¹·B otherwise; 0.0 when the transfer function is zero)."""
+    sys = as_statespace(system)
+    A, B, C, D = (np.asarray(M, dtype=np.float64) for M in (sys.A, sys.B, sys.C, sys.D))
+    if D.shape != (1, 1) or B.shape[1] != 1:
+        raise ParameterError(f"relative_degree: expected a SISO system, got {D.shape[0]} outputs × {D.shape[1]} inputs")
+    if D[0, 0] != 0.0:
+        return 0, float(D[0, 0])
+    n = A.shape[0]
+    x, bound = B, np.abs(B)
+    for k in range(1, n + 1):
+        markov = float((C @ x)[0, 0])
+        if abs(markov) > 10 * n * k * np.finfo(np.float64).eps * float((np.abs(C) @ bound)[0, 0]):
+            return k, markov
+        x, bound = A @ x, np.abs(A) @ bound
+    return None, 0.0
+
+
+def siso_transfer_function(system) -> tuple[np.ndarray, np.ndarray]:
+    """``(num, den)``: a SISO system's transfer function, highest power first, without spurious
+    leading numerator coefficients.
+
+    ``den`` is python-control's (monic, degree n). ``num`` has degree n − r exactly, r the
+    :func:`relative_degree`: the coefficients python-control returns above that degree are
+    rounding noise (e.g. 2.2e-16 where the true coefficient is 0) and are dropped, and the
+    leading one is the Markov parameter C·Aʳ⁻¹·B (or D) itself, computed directly rather than
+    through the characteristic polynomials. So ``num[0] / den[0]`` is the zpk gain and
+    ``np.roots(num)`` the zeros. A zero transfer function gives ``num = []``.
+
+    Examples
+    --------
+    >>> import control
+    >>> num, den = siso_transfer_function(control.ss([[0.9, 0.1], [0.0, 0.8]], [[0.0], [1.0]], [[1.0, 0.0]], 0, 0.01))
+    >>> num.tolist(), den.round(12).tolist()
+    ([0.1], [1.0, -1.7, 0.72])
+    >>> len(siso_transfer_function(reference_system())[0])  # 4 poles, 3 zeros: relative degree 1
+    4
+    """
+    import control
+
+    sys = as_statespace(system)
+    r, lead = _leading_markov(sys)
+    tf = control.tf(sys)
+    num = np.atleast_1d(np.asarray(tf.num[0][0], dtype=np.float64))
+    den = np.atleast_1d(np.asarray(tf.den[0][0], dtype=np.float64))
+    n = den.size - 1
+    if r is None:
+        return np.zeros(0), den
+    num = np.concatenate([np.zeros(max(0, n + 1 - num.size)), num])[-(n + 1):][r:]
+    num[0] = lead * den[0]
+    return num, den
+
+
 def system_facts(system) -> dict:
     """DC gain, zeros, poles, zpk gain (SISO), D and sample time of a discrete system.
 
@@ -322,7 +395,10 @@ def system_facts(system) -> dict:
     -------
     dict
         ``dcgain`` (p, m) array, ``zeros`` and ``poles`` (complex arrays), ``zpk_gain``
-        (float for SISO, else None), ``D``, ``Ts`` (seconds), ``n``, ``m``, ``p``.
+        (float for SISO, else None), ``D``, ``Ts`` (seconds), ``n``, ``m``, ``p``. For a SISO
+        system the zeros and the zpk gain come from :func:`siso_transfer_function` (the roots
+        and leading coefficient of the numerator, of degree n − relative degree); for MIMO the
+        zeros are python-control's invariant zeros.
 
     Examples
     --------
@@ -336,7 +412,7 @@ def system_facts(system) -> dict:
              "D": np.array(sys.D, dtype=float), "dcgain": np.atleast_2d(np.asarray(control.dcgain(sys))),
              "zeros": np.asarray(sys.zeros()), "poles": np.asarray(sys.poles()), "zpk_gain": None}
     if sys.ninputs == 1 and sys.noutputs == 1:
-        tf = control.tf(sys)
-        num = np.trim_zeros(np.atleast_1d(tf.num[0][0]), "f")
-        facts["zpk_gain"] = float(num[0] / tf.den[0][0][0]) if num.size else 0.0
+        num, den = siso_transfer_function(sys)
+        facts["zpk_gain"] = float(num[0] / den[0]) if num.size else 0.0
+        facts["zeros"] = np.roots(num).astype(complex) if num.size > 1 else np.zeros(0, dtype=complex)
     return facts
