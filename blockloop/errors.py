@@ -12,6 +12,8 @@ __all__ = [
     "NonFiniteError",
     "DiagramFileError",
     "DifferentiationError",
+    "ModelFileError",
+    "ConfigError",
 ]
 
 
@@ -51,7 +53,22 @@ class SimulationError(BlockloopError, RuntimeError):
 
 
 class NonFiniteError(SimulationError, ValueError):
-    """A NaN or infinity was found in an input, a parameter or a simulated signal."""
+    """A NaN or infinity was found in an input, a parameter or a simulated signal.
+
+    Attributes
+    ----------
+    block, port : str or None
+        Where a simulated value first became non-finite (flattened block path and output port;
+        ``port`` is None for a state), when the error is about a simulated value.
+    step : int or None
+        The step k at which it did.
+    """
+
+    def __init__(self, message: str, block: str | None = None, port: str | None = None, step: int | None = None):
+        super().__init__(message)
+        self.block = block
+        self.port = port
+        self.step = step
 
 
 class DiagramFileError(BlockloopError, ValueError):
@@ -74,3 +91,39 @@ class DiagramFileError(BlockloopError, ValueError):
 
 class DifferentiationError(BlockloopError, TypeError):
     """A gradient was asked through a block that declares no adjoint, or of something not trainable."""
+
+
+class ConfigError(BlockloopError, ValueError):
+    """A configuration file (e.g. a sweep's TOML or JSON) has an unknown key, a wrong type or a bad value.
+
+    Attributes
+    ----------
+    path : str or None
+        The file that was being read.
+    key : str or None
+        Where in the file, dotted: ``grid.lr0[2]``, ``runs[3].epochs``.
+    """
+
+    def __init__(self, message: str, path: str | None = None, key: str | None = None):
+        where = ": ".join(str(p) for p in (path, key) if p)
+        super().__init__(f"{where}: {message}" if where else message)
+        self.path = path
+        self.key = key
+
+
+class ModelFileError(BlockloopError, ValueError):
+    """A model file from another library (e.g. ONNX) cannot be read or has no blockloop diagram.
+
+    Attributes
+    ----------
+    path : str or None
+        The file that was being read.
+    node : str or None
+        The graph node involved, as ``name (OpType)``, when there is one.
+    """
+
+    def __init__(self, message: str, path: str | None = None, node: str | None = None):
+        where = ": ".join(str(p) for p in (path, f"node {node}" if node else None) if p)
+        super().__init__(f"{where}: {message}" if where else message)
+        self.path = path
+        self.node = node

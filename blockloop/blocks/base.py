@@ -18,7 +18,15 @@ import numpy as np
 from ..errors import ParameterError, SizeMismatchError
 
 __all__ = ["Block", "Lowering", "declares_with_rules", "as_float_array", "as_vector", "as_matrix", "numbered_ports",
-           "same_size"]
+           "same_size", "check_int", "check_int_list", "check_name", "is_integer", "MAX_PORTS", "MAX_SIGNAL_SIZE"]
+
+
+#: Most ports a block may have (``n_inputs``, the length of a Sum's signs, a Demux's pieces).
+MAX_PORTS = 10_000
+
+#: Largest signal size (elements per batch row) a parameter may declare (Inport size, Demux sizes,
+#: Selector indices).
+MAX_SIGNAL_SIZE = 10**8
 
 
 class Lowering(NamedTuple):
@@ -48,26 +56,142 @@ def numbered_ports(count: int) -> tuple[str, ...]:
     return tuple(f"u{i + 1}" for i in range(count))
 
 
-def as_float_array(value: Any, what: str) -> np.ndarray:
-    """``value`` as a float array: float32 and float64 are kept, anything numeric becomes float64."""
-    try:
+def _shown(value: Any) -> str:
+    """``repr(value)`` cut to 80 characters, with its type: ``'0.5' (str)``."""
+    text = repr(value)
+    if len(text) > 80:
+        text = text[:77] + "..."
+    return f"{text} ({type(value).__name__})"
+
+
+def is_integer(value: Any) -> bool:
+    """True for Python and numpy integers, False for booleans (``True`` is not a size)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_int(value: Any, what: str, lo: int = 1, hi: int = MAX_SIGNAL_SIZE) -> int:
+    """``value`` as an int from ``lo`` to ``hi``; a bool, float, string or None is a :class:`ParameterError`.
+
+    No coercion: ``3.7``, ``3.0``, ``"3"`` and ``True`` are all rejected, naming ``what``.
+    """
+    if not is_integer(value) or not lo <= value <= hi:
+        raise ParameterError(f"{what}: expected an integer from {lo} to {hi}, got {_shown(value)}")
+    return int(value)
+
+
+def check_int_list(value: Any, what: str, lo: int, hi: int, max_len: int) -> tuple[int, ...]:
+    """A non-empty list or tuple (or 1-D integer array) of ints from ``lo`` to ``hi``, at most ``max_len`` long.
+
+    A string is not a list of digits and a float is not an integer: both are rejected.
+    """
+    if isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype.kind in "iu":
+        value = value.tolist()
+    if not isinstance(value, (list, tuple)):
+        raise ParameterError(f"{what}: expected a list of integers, got {_shown(value)}")
+    if not 1 <= len(value) <= max_len:
+        raise ParameterError(f"{what}: expected 1 to {max_len} integers, got {len(value)}")
+    for i, v in enumerate(value):
+        if not is_integer(v) or not lo <= v <= hi:
+            raise ParameterError(f"{what}: element {i}: expected an integer from {lo} to {hi}, got {_shown(v)}")
+    return tuple(int(v) for v in value)
+
+
+def check_name(value: Any, what: str) -> str:
+    """A block, port or diagram name: a non-empty string without ``.``, ``/`` or surrounding spaces."""
+    if not isinstance(value, str) or not value or "." in value or "/" in value or value != value.strip():
+        raise ParameterError(f"{what}: expected a non-empty string without '.', '/' or surrounding spaces, "
+                             f"got {_shown(value)}")
+    return value
+
+
+def _numeric_leaves(value: Any, what: str, max_ndim: int) -> np.ndarray:
+    """A number or nested list/tuple of numbers → float64 array, walking it without recursion.
+
+    Rejects booleans, strings, None and anything else that is not an int or a float (naming the
+    element's index), ragged nesting, nesting deeper than ``max_ndim``, and integers too large
+    for a float.
+    """
+    leaves: list = []
+    shape: list | None = None
+    stack = [(value, ())]
+    while stack:
+        v, index = stack.pop()
+        if isinstance(v, (list, tuple)):
+            if len(index) >= max_ndim:
+                raise ParameterError(f"{what}: expected at most {max_ndim} nested levels of lists, "
+                                     f"got more at element {list(index)}")
+            stack.extend((v[i], (*index, i)) for i in range(len(v) - 1, -1, -1))
+            dims = (len(index), len(v))
+            shape = [] if shape is None else shape
+            if len(shape) <= dims[0]:
+                shape.extend([None] * (dims[0] + 1 - len(shape)))
+            if shape[dims[0]] is None:
+                shape[dims[0]] = dims[1]
+            elif shape[dims[0]] != dims[1]:
+                raise ParameterError(f"{what}: ragged nested list: element {list(index)} has {dims[1]} entries, "
+                                     f"others at that level {shape[dims[0]]}")
+            continue
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+            at = f" element {list(index)}" if index else ""
+            raise ParameterError(f"{what}:{at} expected a number, got {_shown(v)}")
+        if isinstance(v, int) and not -1.7976931348623157e308 <= v <= 1.7976931348623157e308:
+            raise ParameterError(f"{what}: element {list(index)}, an integer of {len(str(abs(v)))} digits, "
+                                 "is too large for a float")
+        leaves.append((index, v))
+    depth = {len(i) for i, _ in leaves}
+    if len(depth) > 1:
+        raise ParameterError(f"{what}: ragged nested list (numbers at different nesting levels)")
+    arr = np.array([v for _, v in leaves], dtype=np.float64)
+    if not leaves:
+        dims = [d or 0 for d in (shape or [0])]
+        return arr.reshape(dims)
+    return arr.reshape(shape[:depth.pop()] if shape else ())
+
+
+def as_float_array(value: Any, what: str, max_ndim: int = 32) -> np.ndarray:
+    """``value`` as a float array: float32 and float64 arrays are kept, integers become float64.
+
+    Accepted: a Python or numpy int or float, a (nested) list or tuple of them, or an array
+    (or anything with ``__array__``, e.g. a tensor) of integer or float dtype. Rejected, with
+    :class:`ParameterError` naming ``what`` and the offending value: booleans, strings,
+    ``None``, complex numbers, objects, ragged lists, more than ``max_ndim`` dimensions. NaN and
+    infinity are kept (``compile(check_finite=True)`` rejects them, naming the block).
+    """
+    if isinstance(value, (list, tuple)) or isinstance(value, (int, float)) and not isinstance(value, bool):
+        arr = _numeric_leaves(value, what, max_ndim)
+    elif isinstance(value, (np.integer, np.floating)):
         arr = np.asarray(value)
-        if arr.dtype not in (np.float32, np.float64):
-            arr = arr.astype(np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"{what}: expected numbers, got {value!r} ({exc})") from None
+    elif isinstance(value, np.ndarray) or (hasattr(value, "__array__") and not isinstance(value, (str, bytes))):
+        try:
+            arr = np.asarray(value)
+        except Exception as exc:  # noqa: BLE001 - a foreign array-like may raise anything
+            raise ParameterError(f"{what}: cannot read {_shown(value)} as an array ({exc})") from None
+        if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "iuf":
+            kind = arr.dtype if isinstance(arr, np.ndarray) else type(arr).__name__
+            raise ParameterError(f"{what}: expected an array of numbers (integer or float), got dtype {kind}")
+    else:
+        raise ParameterError(f"{what}: expected a number, a list of numbers or an array, got {_shown(value)}")
+    if arr.ndim > max_ndim:
+        raise ParameterError(f"{what}: expected at most {max_ndim} dimensions, got shape {arr.shape}")
+    if arr.dtype not in (np.float32, np.float64):
+        arr = arr.astype(np.float64)
     return arr
 
 
 def as_vector(value: Any, what: str, size: int | None = None) -> np.ndarray:
-    """Return ``value`` as a 1-D float array, or raise :class:`ParameterError` naming ``what``."""
-    arr = as_float_array(value, what)
+    """Return ``value`` as a non-empty 1-D float array, or raise :class:`ParameterError` naming ``what``.
+
+    A scalar is a vector of one element; an (n, 1) or (1, n) matrix is read as a vector.
+    """
+    arr = as_float_array(value, what, max_ndim=2)
     if arr.ndim == 0:
         arr = arr.reshape(1)
     if arr.ndim == 2 and 1 in arr.shape:
         arr = arr.reshape(-1)
     if arr.ndim != 1:
         raise ParameterError(f"{what}: expected a vector, got an array of shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ParameterError(f"{what}: expected at least one element, got an empty array")
     if size is not None and arr.shape[0] != size:
         raise ParameterError(f"{what}: expected shape ({size},), got shape {arr.shape}")
     return arr
@@ -75,7 +199,7 @@ def as_vector(value: Any, what: str, size: int | None = None) -> np.ndarray:
 
 def as_matrix(value: Any, what: str, shape: tuple[int | None, int | None] | None = None) -> np.ndarray:
     """Return ``value`` as a 2-D float array; ``shape`` entries of None are free."""
-    arr = as_float_array(value, what)
+    arr = as_float_array(value, what, max_ndim=2)
     if arr.ndim != 2:
         raise ParameterError(f"{what}: expected a matrix, got an array of shape {arr.shape}")
     if shape is not None and any(e is not None and e != g for e, g in zip(shape, arr.shape, strict=True)):
@@ -141,6 +265,15 @@ class Block:
         """Input sizes implied by known output sizes (backward inference); default none."""
         return {}
 
+    def complete_input_sizes(self, in_sizes: Mapping[str, int | None],
+                             out_sizes: Mapping[str, int | None]) -> dict[str, int | None]:
+        """Input sizes implied by the known output sizes *and* the known input sizes; default none.
+
+        E.g. a Mux whose output size is known infers its one missing input. Raises
+        :class:`SizeMismatchError` when they cannot fit.
+        """
+        return {}
+
     def arrays(self) -> dict[str, np.ndarray]:
         """Numeric parameters, by name, for finiteness checks and dtype casting."""
         return {k: v for k, v in self.params().items() if isinstance(v, np.ndarray)}
@@ -150,7 +283,8 @@ class Block:
         """A copy of this block whose numeric parameters are of ``dtype``."""
         params = dict(self.params())
         for name, arr in self.arrays().items():
-            params[name] = arr.astype(dtype)
+            with np.errstate(over="ignore"):  # compile(check_finite=True) reports a cast that overflows
+                params[name] = arr.astype(dtype)
         return type(self)(**params)
 
     def output(self, u: Sequence[np.ndarray], x: np.ndarray | None) -> tuple[np.ndarray, ...]:
@@ -189,6 +323,17 @@ class Block:
         Returns ``(gu, gx, gparams)`` as :meth:`output_vjp`, from the cotangent of x[k+1].
         """
         raise NotImplementedError
+
+    def nonfinite_raises_flags(self) -> bool:
+        """Whether every NaN or inf this block's rules can make from finite inputs raises a numpy flag.
+
+        True when the rules are numpy (or scipy) ufuncs run on the calling thread, which set the
+        overflow/invalid/divide flags that ``simulate(check_finite=True)`` watches at no cost per
+        step. False (the default) makes the interpreter check this block's results with
+        ``isfinite`` after every step instead. Trusted only from the class that declares the
+        rules (see :func:`declares_with_rules`), so a subclass with its own ``output`` is checked.
+        """
+        return False
 
     def lowering(self) -> Lowering | None:
         """The op that runs this block on the compiled backend, or None (interpreter only).

@@ -68,5 +68,8 @@ class UnitDelay(Block):
     def update_vjp(self, u, x, gx_next):
         return (gx_next,), None, {}
 
+    def nonfinite_raises_flags(self):
+        return True
+
     def lowering(self):
         return Lowering("delay")

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..errors import ParameterError
-from .base import Block, Lowering, as_float_array
+from .base import MAX_SIGNAL_SIZE, Block, Lowering, as_float_array, check_int
 
 __all__ = ["Inport", "Outport", "FromArray", "Probe"]
 
@@ -21,9 +19,7 @@ class Inport(Block):
     is_time_source = True
 
     def __init__(self, size: int | None = None):
-        if size is not None and (not isinstance(size, (int, np.integer)) or size < 1):
-            raise ParameterError(f"Inport size: expected a positive integer or None, got {size!r}")
-        self.size = None if size is None else int(size)
+        self.size = None if size is None else check_int(size, "Inport size", 1, MAX_SIGNAL_SIZE)
         self.inputs = ()
         self.outputs = ("y",)
 
@@ -55,6 +51,9 @@ class _Sink(Block):
 
     def output_vjp(self, u, x, y, gy):
         return (None,), None, {}
+
+    def nonfinite_raises_flags(self):
+        return True
 
     def lowering(self):
         return Lowering("sink")
@@ -90,11 +89,12 @@ class FromArray(Block):
     is_time_source = True
 
     def __init__(self, data):
-        arr = as_float_array(data, "FromArray data")
+        arr = as_float_array(data, "FromArray data", max_ndim=3)
         if arr.ndim == 1:
             arr = arr[:, None]
-        if arr.ndim not in (2, 3) or arr.shape[0] == 0 or arr.shape[-1] == 0:
-            raise ParameterError(f"FromArray data: expected shape (T, n) or (T, B, n) with T, n ≥ 1, got {arr.shape}")
+        if arr.ndim not in (2, 3) or 0 in arr.shape:
+            raise ParameterError(f"FromArray data: expected shape (T, n) or (T, B, n) with T, B, n ≥ 1, "
+                                 f"got {arr.shape}")
         self.data = arr
         self.inputs = ()
         self.outputs = ("y",)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ParameterError
-from .base import Block, Lowering, as_float_array, as_vector, numbered_ports, same_size
+from .base import MAX_PORTS, Block, Lowering, as_float_array, as_vector, check_int, numbered_ports, same_size
 
 __all__ = ["Constant", "Gain", "Sum", "Product"]
 
@@ -55,6 +55,8 @@ class Gain(Block):
         self.K = as_float_array(K, "Gain K")
         if self.K.ndim > 2:
             raise ParameterError(f"Gain K: expected a scalar, vector or matrix, got shape {self.K.shape}")
+        if self.K.size == 0:
+            raise ParameterError(f"Gain K: expected at least one element, got shape {self.K.shape}")
         self._KT = np.ascontiguousarray(self.K.T) if self.K.ndim == 2 else None
         self.inputs = ("u",)
         self.outputs = ("y",)
@@ -87,6 +89,10 @@ class Gain(Block):
         gK = (g * v).sum(axis=0)
         return (self.K * g,), None, {"K": gK.sum() if self.K.ndim == 0 else gK}
 
+    def nonfinite_raises_flags(self):
+        """A matrix product may run on BLAS threads, which set no numpy flags: only K·u for scalar or vector K."""
+        return self.K.ndim < 2
+
     def lowering(self):
         op = ("gain_scalar", "gain_elementwise", "gain_matrix")[self.K.ndim]
         return Lowering(op, self.K.reshape(-1), tuple(self.K.shape))
@@ -100,8 +106,10 @@ class Sum(Block):
     """
 
     def __init__(self, signs: str = "++"):
-        if not isinstance(signs, str) or not signs or set(signs) - {"+", "-"}:
-            raise ParameterError(f"Sum signs: expected a non-empty string of '+' and '-', got {signs!r}")
+        if not isinstance(signs, str) or not signs or len(signs) > MAX_PORTS or set(signs) - {"+", "-"}:
+            shown = repr(signs) if len(repr(signs)) <= 80 else repr(signs)[:77] + "..."
+            raise ParameterError(f"Sum signs: expected a string of 1 to {MAX_PORTS} '+' and '-' (one per input), "
+                                 f"got {shown} ({type(signs).__name__})")
         self.signs = signs
         self.inputs = numbered_ports(len(signs))
         self.outputs = ("y",)
@@ -125,6 +133,9 @@ class Sum(Block):
     def output_vjp(self, u, x, y, gy):
         return tuple(gy[0] if s == "+" else -gy[0] for s in self.signs), None, {}
 
+    def nonfinite_raises_flags(self):
+        return True
+
     def lowering(self):
         return Lowering("sum", np.array([1.0 if s == "+" else -1.0 for s in self.signs]))
 
@@ -137,9 +148,7 @@ class Product(Block):
     """
 
     def __init__(self, n_inputs: int = 2):
-        if not isinstance(n_inputs, (int, np.integer)) or n_inputs < 1:
-            raise ParameterError(f"Product n_inputs: expected an integer ≥ 1, got {n_inputs!r}")
-        self.n_inputs = int(n_inputs)
+        self.n_inputs = check_int(n_inputs, "Product n_inputs", 1, MAX_PORTS)
         self.inputs = numbered_ports(self.n_inputs)
         self.outputs = ("y",)
 
@@ -167,6 +176,9 @@ class Product(Block):
                     g = g * v
             grads.append(g)
         return tuple(grads), None, {}
+
+    def nonfinite_raises_flags(self):
+        return True
 
     def lowering(self):
         return Lowering("product")

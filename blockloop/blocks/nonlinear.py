@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit
 
 from .base import Block, Lowering
 
@@ -36,10 +35,15 @@ class Sigmoid(_Pointwise):
     """
 
     def output(self, u, x):
+        from scipy.special import expit  # imported on first use: scipy.special costs ~0.2 s to import
+
         return (expit(u[0]),)
 
     def output_vjp(self, u, x, y, gy):
         return (gy[0] * y[0] * (1 - y[0]),), None, {}  # σ' = σ(1 − σ)
+
+    def nonfinite_raises_flags(self):
+        return True
 
     def lowering(self):
         return Lowering("sigmoid")
@@ -56,6 +60,9 @@ class Tanh(_Pointwise):
 
     def output_vjp(self, u, x, y, gy):
         return (gy[0] * (1 - y[0] * y[0]),), None, {}  # tanh' = 1 − tanh²
+
+    def nonfinite_raises_flags(self):
+        return True
 
     def lowering(self):
         return Lowering("tanh")

@@ -108,18 +108,42 @@ def _chunks(B: int, threads: int) -> list[slice]:
 def run_plan(program, plan, threads: int | None = None) -> dict[str, np.ndarray]:
     """Simulate ``program`` for ``plan`` on the compiled loop; name → (T, B, n) like the interpreter.
 
-    With ``plan.check_finite`` every op output that can overflow is checked at every step, and
-    the first one to hold a NaN or ±inf raises :class:`~blockloop.errors.NonFiniteError`
-    naming its block, port and step (a signal that overflows and is then squashed by a tanh
-    is reported too, though no logged signal shows it).
+    With ``plan.check_finite`` no NaN or ±inf goes unreported, even one that no logged signal
+    shows (an overflow squashed by a tanh): every step checks the inputs of the ops that could
+    hide one (:data:`.opcodes.MAY_HIDE`: σ, tanh, Selector — 25 of the LSTM's 137 rows), and
+    after the run the logged signals and the final states are checked. Only if one of these
+    checks fails is the run repeated watching every op output that can overflow, to raise
+    :class:`~blockloop.errors.NonFiniteError` naming the first block, port and step.
+    """
+    check = getattr(plan, "check_finite", False)
+    low = lowered(program)
+    buf, stopped = _run(program, low, plan, low.sentinels if check else low.sentinels[:0], threads)
+    if check and (stopped or not np.all(np.isfinite(buf.log)) or not _states_finite(low, buf.sig0)):
+        buf, stopped = _run(program, low, plan, low.watch, threads)  # find where, step by step
+        if stopped:
+            step = min(k for k, _, _ in stopped.values())
+            _raise_non_finite(program, low, step, [(c, sig) for k, sig, c in sorted(stopped.values(),
+                                                                                    key=lambda s: s[2])
+                                                   if k == step], plan)
+    return buf.trace()
+
+
+def _states_finite(low: LoweredProgram, sig: np.ndarray) -> bool:
+    """Whether every state row of ``sig`` (W, B), as left after the last step, is finite."""
+    return all(np.all(np.isfinite(sig[row:row + size])) for row, size in low.states.values())
+
+
+def _run(program, low: LoweredProgram, plan, watch: np.ndarray, threads: int | None):
+    """One run on fresh buffers: ``(buffers, {chunk's first column: (stop step, its rows, first column)})``.
+
+    A chunk stops at the first step where a ``watch`` row holds a NaN/inf; ``buf.sig0`` holds the
+    rows after the last step (every column, when a chunk did not stop).
     """
     from .vm import run_steps
 
-    low = lowered(program)
     buf = RunBuffers(program, low, plan)
     no_trace = np.empty((0, 1), dtype=program.dtype)
-    watch = low.watch if getattr(plan, "check_finite", False) else low.watch[:0]
-    stopped = {}  # first column of a chunk → (step, its signal rows) where a watched row went non-finite
+    stopped = {}
 
     def run(cols: slice, whole: bool = False):
         if whole:
@@ -137,30 +161,36 @@ def run_plan(program, plan, threads: int | None = None) -> dict[str, np.ndarray]
             stopped[cols.start] = (done, sig.copy(), cols.start)
         if not whole:
             buf.log[:, :, cols] = log
+            buf.sig0[:, cols] = sig
 
     chunks = _chunks(buf.B, threads or default_threads())
     if len(chunks) == 1:
         run(chunks[0], whole=True)
     else:
         list(_pool(len(chunks)).map(run, chunks))
-    if stopped:
-        _raise_non_finite(program, low, *min(stopped.values(), key=lambda s: s[0]), plan)
-    return buf.trace()
+    return buf, stopped
 
 
-def _raise_non_finite(program, low: LoweredProgram, step: int, sig: np.ndarray, first_column: int, plan) -> None:
-    """The first watched op (schedule order) whose rows of ``sig`` (W, chunk) hold a NaN/inf at ``step``."""
+def _raise_non_finite(program, low: LoweredProgram, step: int, chunks: list, plan) -> None:
+    """The first watched op (schedule order), then sequence, holding a NaN/inf at ``step``, as the error.
+
+    ``chunks``: (first column, signal rows (W, columns)) of each chunk that stopped at ``step``,
+    in column order — the interpreter's order, so both backends name the same place.
+    """
     from ..errors import NonFiniteError
 
     for o, (row, size) in zip(low.watch_ops, low.watch, strict=True):
-        values = sig[row:row + size]
-        if not np.all(np.isfinite(values)):
+        for first_column, sig in chunks:
+            values = sig[row:row + size]
+            if np.all(np.isfinite(values)):
+                continue
             name = low.op_blocks[o]
             block = program.blocks[name]
             port = block.outputs[0]
-            element, column = (int(i[0]) for i in np.nonzero(~np.isfinite(values)))
+            column, element = (int(i) for i in np.argwhere(~np.isfinite(values.T))[0])
             where = f", sequence {first_column + column}" if plan.batch else ""
             raise NonFiniteError(
                 f"signal '{name}.{port}' ({block.type_name}) became non-finite at step {step}"
                 f"{where}, element {element} (value {values[element, column]}): an overflow in the diagram, "
-                "even if no logged signal shows it; check gains and initial states, or pass check_finite=False")
+                "even if no logged signal shows it; check gains and initial states, or pass check_finite=False",
+                block=name, port=port, step=step)

@@ -14,7 +14,7 @@ import numpy as np
 from ..blocks.base import Block, declares_with_rules
 from .checks import lowering_problem
 from .fusion import ACTIVATION_KINDS, activation_groups
-from .opcodes import ACTIVATIONS, IN0, MAY_OVERFLOW, OP, OPCODES, OUT, WIDTH, N, P
+from .opcodes import ACTIVATIONS, IN0, MAY_HIDE, MAY_OVERFLOW, NIN, OP, OPCODES, OUT, WIDTH, N, P
 
 __all__ = ["LoweredProgram", "ParamSlot", "lower", "uncompiled_blocks"]
 
@@ -66,6 +66,9 @@ class LoweredProgram:
         (row, size) of the outputs of the ops that can overflow (:data:`.opcodes.MAY_OVERFLOW`),
         in schedule order: with ``check_finite`` the step loop checks these rows every step.
     watch_ops : the op (index into ``code``) of each ``watch`` row
+    sentinels : int64 (n, 2)
+        (row, size) ranges, merged and sorted, of the inputs of the ops that can hide a non-finite
+        value (:data:`.opcodes.MAY_HIDE`): the cheap per-step check of ``check_finite``.
     """
 
     dtype: np.dtype
@@ -84,6 +87,7 @@ class LoweredProgram:
     signal_rows: dict = field(default_factory=dict)
     watch: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
     watch_ops: tuple[int, ...] = ()
+    sentinels: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
 
 
 def trusted_lowering(block: Block):
@@ -239,4 +243,17 @@ def lower(program) -> LoweredProgram:
         updates=np.array(updates, dtype=np.int64).reshape(-1, 4), params=MappingProxyType(bld.params),
         signal_rows=signal_rows, watch_ops=watch_ops,
         watch=code[list(watch_ops)][:, [OUT, N]].reshape(-1, 2).copy(),
+        sentinels=_merged_ranges((args[2 * (op[IN0] + j)], args[2 * (op[IN0] + j) + 1])
+                                 for op in code if op[OP] in MAY_HIDE for j in range(op[NIN])),
     )
+
+
+def _merged_ranges(ranges) -> np.ndarray:
+    """(row, size) ranges → the union as sorted, disjoint, non-adjacent (row, size) ranges, int64 (n, 2)."""
+    merged: list[list[int]] = []
+    for row, size in sorted((int(r), int(n)) for r, n in ranges):
+        if merged and row <= merged[-1][0] + merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], row + size - merged[-1][0])
+        else:
+            merged.append([row, size])
+    return np.array(merged, dtype=np.int64).reshape(-1, 2)

@@ -1,6 +1,6 @@
 """Opcodes and the op-table layout shared by the lowering (no numba) and the kernels (numba)."""
 
-__all__ = ["OPCODES", "ACTIVATIONS", "MAY_OVERFLOW", "OP", "OUT", "N", "IN0", "NIN", "P", "WIDTH"]
+__all__ = ["OPCODES", "ACTIVATIONS", "MAY_OVERFLOW", "MAY_HIDE", "OP", "OUT", "N", "IN0", "NIN", "P", "WIDTH"]
 
 #: Op name (as in :class:`blockloop.blocks.Lowering`) → integer opcode of a kernel below.
 OPCODES = {
@@ -23,6 +23,13 @@ ACTIVATIONS = 10
 #: ops (σ, tanh, routing) and the structural ones cannot create a NaN or inf, only pass one on.
 MAY_OVERFLOW = frozenset(OPCODES[name] for name in ("gain_scalar", "gain_elementwise", "gain_matrix", "sum",
                                                      "product"))
+
+#: Ops whose output can be finite when an input is not: σ and tanh squash ±inf to a finite
+#: value, a Selector may drop the element. Every other op passes a NaN/inf on (0·inf and
+#: inf − inf are NaN), so a non-finite value that is never logged must cross the input of one
+#: of these, or end in a state: the cheap per-step check of ``check_finite`` watches only these
+#: inputs (see :mod:`.backend`).
+MAY_HIDE = frozenset((OPCODES["sigmoid"], OPCODES["tanh"], OPCODES["select"], ACTIVATIONS))
 
 # Columns of the op table ``code`` (int64, one row per op).
 OP, OUT, N, IN0, NIN, P = range(6)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from ..blocks import Constant, Demux, Gain, Inport, Outport, Product, Sigmoid, Sum, Tanh, UnitDelay
 from ..engine import Diagram
+from ..errors import ParameterError
 from .weights import GATES, LayerWeights, NetworkWeights
 
 __all__ = ["lstm_layer", "lstm_network"]
@@ -31,6 +32,8 @@ def lstm_layer(weights: LayerWeights, name: str = "lstm") -> Diagram:
     >>> layer.inputs, layer.outputs
     (('x',), ('h', 'c'))
     """
+    if not isinstance(weights, LayerWeights):
+        raise ParameterError(f"lstm_layer weights: expected a LayerWeights, got {type(weights).__name__}")
     nn = weights.nn
     d = Diagram(name)
     d.add("x", Inport(weights.ni))
@@ -91,6 +94,8 @@ def lstm_network(weights: NetworkWeights, name: str = "lstm_net") -> Diagram:
     >>> net.simulate({"u": u}, Ts=0.1)["y"].shape
     (51, 2)
     """
+    if not isinstance(weights, NetworkWeights):
+        raise ParameterError(f"lstm_network weights: expected a NetworkWeights, got {type(weights).__name__}")
     d = Diagram(name)
     d.add("u", Inport(weights.ni))
     source = "u"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..blocks import Gain, Inport, Outport, Sum, UnitDelay
-from ..blocks.base import as_matrix
+from ..blocks.base import as_float_array, as_matrix
 from ..engine import Diagram
 from ..errors import ParameterError
 
@@ -75,7 +75,7 @@ def state_space_diagram(system, x0=None, name: str = "state_space") -> Diagram:
     """
     A, B, C, D = _matrices(system)
     n = A.shape[0]
-    x0 = np.zeros(n) if x0 is None else np.asarray(x0, dtype=np.float64).reshape(-1)
+    x0 = np.zeros(n) if x0 is None else as_float_array(x0, "state_space_diagram x0", max_ndim=2).reshape(-1)
     if x0.shape != (n,):
         raise ParameterError(f"state_space_diagram x0: expected shape ({n},), got shape {x0.shape}")
     d = Diagram(name)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..blocks.base import as_float_array
+from ..blocks.base import MAX_PORTS, MAX_SIGNAL_SIZE, as_float_array, is_integer
 from ..errors import NonFiniteError, ParameterError
 
 __all__ = ["LayerWeights", "NetworkWeights", "GATES", "matlab_rand"]
@@ -107,7 +107,7 @@ class NetworkWeights:
     F_bias: np.ndarray | None = None
 
     def __post_init__(self):
-        layers = tuple(self.layers)
+        layers = tuple(self.layers) if isinstance(self.layers, (list, tuple)) else ()
         if not layers or not all(isinstance(layer, LayerWeights) for layer in layers):
             raise ParameterError("layers: expected one or more LayerWeights")
         for k in range(1, len(layers)):
@@ -150,9 +150,16 @@ class NetworkWeights:
         >>> w.layers[0].h0.round(4).tolist()
         [0.8147, 0.9058, 0.127]
         """
-        for name, val in (("ni", ni), ("nn", nn), ("no", no), ("n_layers", n_layers)):
-            if not isinstance(val, (int, np.integer)) or val < 1:
-                raise ParameterError(f"{name}: expected a positive integer, got {val!r}")
+        for name, val, hi in (("ni", ni, MAX_SIGNAL_SIZE), ("nn", nn, MAX_SIGNAL_SIZE), ("no", no, MAX_SIGNAL_SIZE),
+                              ("n_layers", n_layers, MAX_PORTS)):
+            if not is_integer(val) or not 1 <= val <= hi:
+                raise ParameterError(f"{name}: expected a positive integer (at most {hi}), got {val!r} "
+                                     f"({type(val).__name__})")
+        count = no * nn + sum(4 * nn * (n_in + nn + 1) + 2 * nn for n_in in [ni] + [nn] * (n_layers - 1))
+        memory = _physical_memory()
+        if memory is not None and 8 * count > memory:
+            raise ParameterError(f"ni={ni}, nn={nn}, no={no}, n_layers={n_layers}: {count} weights "
+                                 f"({8 * count / 2**30:.3g} GiB) do not fit in this machine's memory")
         rand = matlab_rand(seed)
         layers = []
         n_in = ni
@@ -162,6 +169,15 @@ class NetworkWeights:
             layers.append(LayerWeights(W=W, R=R, b=b, h0=h0, c0=c0))
             n_in = nn
         return cls(layers=tuple(layers), F=rand(no, nn))
+
+
+def _physical_memory() -> int | None:
+    import os
+
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return None
 
 
 def matlab_rand(seed: int = 0):

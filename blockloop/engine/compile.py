@@ -45,21 +45,19 @@ def compile_diagram(diagram: Diagram, dtype=np.float64, check_finite: bool = Tru
     >>> program.inputs, program.outputs
     (('u',), ('y',))
     """
-    try:
-        np_dtype = np.dtype(dtype)
-    except TypeError:
-        np_dtype = None
-    if np_dtype is None or np_dtype not in _DTYPES:  # (a dtype compares equal to None: float64)
-        raise ParameterError(f"dtype: expected float64 or float32, got {dtype!r}")
-    dtype = np_dtype
+    dtype = program_dtype(dtype)
+    check_flag(check_finite, "check_finite")
+    if not isinstance(diagram, Diagram):
+        raise ParameterError(f"compile: expected a Diagram, got {type(diagram).__name__}")
     flat = flatten(diagram)
     _check_inputs_driven(flat)
     check_algebraic_loops(flat)
     in_sizes, out_sizes = infer_sizes(flat)
     order = _schedule(flat)
-    blocks = {name: flat.nodes[name]["block"].astype(dtype) for name in order}
+    originals = {name: flat.nodes[name]["block"] for name in order}
+    blocks = {name: block.astype(dtype) for name, block in originals.items()}
     if check_finite:
-        _check_finite_params(blocks)
+        _check_finite_params(blocks, originals)
     states = tuple(
         StateSpec(name, b.state_size(_ports(in_sizes, name, b.inputs), _ports(out_sizes, name, b.outputs)))
         for name, b in blocks.items() if b.has_state
@@ -114,12 +112,41 @@ def _schedule(flat: nx.MultiDiGraph) -> list[str]:
         ) from None
 
 
-def _check_finite_params(blocks) -> None:
+def program_dtype(dtype) -> np.dtype:
+    """``dtype`` as float64 or float32: a dtype, a numpy type or a name; anything else is a ParameterError.
+
+    No guessing: ``None``, a number or a numpy scalar (``np.float64(2.5)``) is not a dtype.
+    """
+    ok = isinstance(dtype, (str, np.dtype)) or (isinstance(dtype, type) and issubclass(dtype, np.generic))
+    try:
+        np_dtype = np.dtype(dtype) if ok else None
+    except TypeError:
+        np_dtype = None
+    if np_dtype is None or np_dtype not in _DTYPES:  # (np.dtype("float64") == None is True)
+        raise ParameterError(f"dtype: expected float64 or float32, got {dtype!r}")
+    return np_dtype
+
+
+def check_flag(value, what: str) -> bool:
+    """``value`` if it is a bool (or numpy bool), else :class:`ParameterError`: ``"no"`` is not False."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ParameterError(f"{what}: expected True or False, got {value!r} ({type(value).__name__})")
+    return bool(value)
+
+
+def _check_finite_params(blocks, originals) -> None:
     for name, block in blocks.items():
+        before = originals[name].arrays()
         for pname, arr in block.arrays().items():
             if arr.size and not np.all(np.isfinite(arr)):
-                bad = np.argwhere(~np.isfinite(arr))[0]
+                bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+                was = before.get(pname)
+                if was is not None and was.shape == arr.shape and np.isfinite(was[bad]):
+                    raise NonFiniteError(
+                        f"block '{name}' ({block.type_name}) parameter '{pname}' = {float(was[bad]):.6g} at index "
+                        f"{bad} overflows {arr.dtype} (largest {np.finfo(arr.dtype).max:.6g}); scale it, or "
+                        "compile in float64")
                 raise NonFiniteError(
                     f"block '{name}' ({block.type_name}) parameter '{pname}' has a non-finite value "
-                    f"at index {tuple(int(i) for i in bad)}; pass check_finite=False to allow it"
+                    f"at index {bad}; pass check_finite=False to allow it"
                 )

@@ -15,7 +15,7 @@ import networkx as nx
 import numpy as np
 
 from ..blocks import Block, Inport, Outport
-from ..errors import SizeMismatchError, WiringError
+from ..errors import ParameterError, SizeMismatchError, WiringError
 
 __all__ = ["Diagram", "PortRef", "BlockHandle"]
 
@@ -92,6 +92,8 @@ class Diagram:
     """
 
     def __init__(self, name: str = "diagram"):
+        if not isinstance(name, str):
+            raise ParameterError(f"Diagram name: expected a string, got {name!r} ({type(name).__name__})")
         self.name = name
         self.graph = nx.MultiDiGraph(name=name)
 
@@ -223,6 +225,8 @@ class Diagram:
             ref = ref.name
         if isinstance(ref, str):
             name, _, port = ref.partition(".")
+            if name not in self.graph:
+                raise WiringError(f"{direction} '{ref}': {self._unknown_block(name)}")
             ref = PortRef(name, port) if port else name
         if isinstance(ref, str):
             block = self.block(ref)

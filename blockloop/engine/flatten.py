@@ -13,7 +13,7 @@ from ..blocks import Inport, Outport
 from ..errors import WiringError
 from .diagram import Diagram
 
-__all__ = ["flatten"]
+__all__ = ["flatten", "walk_subsystems"]
 
 
 def flatten(diagram: Diagram) -> nx.MultiDiGraph:
@@ -41,28 +41,62 @@ def flatten(diagram: Diagram) -> nx.MultiDiGraph:
     >>> "lstm1/h_delay" in g
     True
     """
+    if not isinstance(diagram, Diagram):
+        raise WiringError(f"flatten: expected a Diagram, got {type(diagram).__name__}")
     flat = nx.MultiDiGraph(name=diagram.name)
     passthrough: dict[str, str] = {}
-    _inline(diagram, "", flat, passthrough, stack=(id(diagram),))
+    for event, item, prefix in walk_subsystems(diagram):  # depth first, as a recursive walk would
+        _inline(event, item, prefix, flat, passthrough)
     flat.graph["port_sizes"] = {n: flat.nodes[n]["block"].size for n in passthrough
                                 if isinstance(flat.nodes[n]["block"], Inport) and flat.nodes[n]["block"].size}
     flat.graph["aliases"] = _contract(flat, passthrough)
     return flat
 
 
-def _inline(d: Diagram, prefix: str, flat: nx.MultiDiGraph, passthrough: dict, stack: tuple) -> None:
-    subsystem = prefix.rstrip("/")
-    for name, block in d.blocks.items():
-        path = prefix + name
-        if isinstance(block, Diagram):
-            if id(block) in stack:
-                raise WiringError(f"subsystem '{path}' contains itself")
-            _inline(block, path + "/", flat, passthrough, stack + (id(block),))
+def walk_subsystems(diagram: Diagram):
+    """Walk a diagram and its subsystems depth first, without recursion (any nesting depth).
+
+    Yields ``("block", (name, block), prefix)`` for each leaf block in diagram order, descending
+    into each subsystem where it stands, and ``("wires", d, prefix)`` once all of diagram ``d``'s
+    blocks (its subsystems' included) have been yielded: the order a recursive walk would give.
+    ``prefix`` is the enclosing diagram's path with a trailing ``/`` (``""`` at top level).
+
+    Raises
+    ------
+    WiringError
+        A subsystem that contains itself (directly or through others): ``subsystem 'a/b'
+        contains itself``. :func:`blockloop.io.save_diagram` walks with this too, so it raises the
+        same error as ``compile``.
+    """
+    stack = [(diagram, "", iter(list(diagram.blocks.items())))]
+    on_path = {id(diagram)}
+    while stack:
+        d, prefix, items = stack[-1]
+        for name, block in items:
+            if isinstance(block, Diagram):
+                if id(block) in on_path:
+                    raise WiringError(f"subsystem '{prefix + name}' contains itself")
+                on_path.add(id(block))
+                stack.append((block, prefix + name + "/", iter(list(block.blocks.items()))))
+                break
+            yield "block", (name, block), prefix
         else:
-            flat.add_node(path, block=block, subsystem=subsystem)
-            if prefix and isinstance(block, (Inport, Outport)):
-                kind = "input" if isinstance(block, Inport) else "output"
-                passthrough[path] = f"{kind} '{subsystem}.{name}'"
+            stack.pop()
+            on_path.discard(id(d))
+            yield "wires", d, prefix
+
+
+def _inline(event: str, item, prefix: str, flat: nx.MultiDiGraph, passthrough: dict) -> None:
+    subsystem = prefix.rstrip("/")
+    if event == "block":
+        name, block = item
+        path = prefix + name
+        flat.add_node(path, block=block, subsystem=subsystem)
+        if prefix and isinstance(block, (Inport, Outport)):
+            kind = "input" if isinstance(block, Inport) else "output"
+            passthrough[path] = f"{kind} '{subsystem}.{name}'"
+        return
+    d = item
     for a, b, e in d.graph.edges(data=True):
         src = prefix + a
         dst = prefix + b

@@ -104,7 +104,9 @@ class Program:
         set_(self, "updates", tuple(updates))
         set_(self, "_driver", MappingProxyType(driver))
         set_(self, "_time_sources", tuple((n, index[(n, "y")], self.blocks[n]) for n in self.order
-                                          if isinstance(self.blocks[n], (Inport, FromArray))))
+                                          if isinstance(self.blocks[n], (Inport, FromArray))
+                                          or (self.blocks[n].is_time_source
+                                              and callable(getattr(self.blocks[n], "samples", None)))))
 
     # -- lookups -----------------------------------------------------------------------------
     def size(self, block: str, port: str) -> int:
@@ -117,8 +119,15 @@ class Program:
         return self._driver[(block, port)]
 
     def time_sources(self):
-        """(name, signal index, block) for every Inport and FromArray, in order."""
+        """(name, signal index, block) for every Inport, FromArray and generated source, in order."""
         return list(self._time_sources)
+
+    def source_data(self, name: str, steps: int, batch: int):
+        """What time source ``name`` (not an Inport) emits in a run: a FromArray's data (T, n) or
+        (T, B, n), or a generated source's ``block.samples(steps, batch, dtype)`` (steps, batch, n)."""
+        block = self.blocks[name]
+        samples = getattr(block, "samples", None)
+        return block.data if samples is None else samples(steps, batch, self.dtype)
 
     def constants(self):
         """(signal index, block) of every constant block."""

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..blocks import FromArray
-from ..errors import NonFiniteError, SimulationError
+from ..blocks.base import as_float_array
+from ..errors import NonFiniteError, ParameterError, SimulationError
 from .backends import select_backend
 from .program import Program
 from .result import Result
@@ -42,7 +45,12 @@ def simulate(program: Program, inputs=None, *, steps: int | None = None, Ts: flo
     initial_states : mapping block path → array (n,) or (B, n), optional
         Overrides a stateful block's initial condition for this run only.
     check_finite : bool
-        Reject NaN/inf inputs and report the first non-finite logged sample (default).
+        Reject NaN/inf inputs and initial states (also those that overflow the program's dtype),
+        and report the first non-finite value anywhere in the run (default). The interpreter
+        covers every signal and state, naming the block, port and step where a value first became
+        non-finite; numpy's floating-point flags watch most blocks at no cost per step, and blocks
+        they cannot cover (matrix gains, user blocks) are checked after each call. Other backends
+        report the first non-finite *logged* sample.
     backend : {"auto", "compiled", "interpreter"}
         ``"interpreter"`` runs one numpy call per block per step (the reference semantics);
         ``"compiled"`` runs the lowered program on the cached numba step loop (needs the
@@ -63,13 +71,27 @@ def simulate(program: Program, inputs=None, *, steps: int | None = None, Ts: flo
     SimulationError, NonFiniteError
     """
     Ts = _sample_time(Ts)
+    if not isinstance(check_finite, (bool, np.bool_)):
+        raise SimulationError(f"check_finite: expected True or False, got {check_finite!r} "
+                              f"({type(check_finite).__name__})")
     if not isinstance(program, Program):
         raise SimulationError(f"simulate: expected a compiled Program (diagram.compile()), got "
                               f"{type(program).__name__}; or call diagram.simulate(...)")
     plan = plan_run(program, inputs, steps=steps, probes=probes, initial_states=initial_states,
                     check_finite=check_finite)
     batch, T = plan.batch, plan.steps
-    trace = select_backend(program, backend)(program, plan)
+    if not np.isfinite((T - 1) * Ts):
+        raise SimulationError(f"Ts: {Ts:g} s × {T - 1} steps overflows the time vector t = k·Ts; "
+                              "use a smaller sample time")
+    run = select_backend(program, backend)
+    plan = dataclasses.replace(plan, check_finite=bool(check_finite))
+    try:
+        trace = run(program, plan)
+    except NonFiniteError as exc:
+        if exc.step is None:
+            raise
+        raise NonFiniteError(f"{exc} (t = {exc.step * Ts:g} s)", block=exc.block, port=exc.port,
+                             step=exc.step) from None
     if not batch:
         trace = {name: arr[:, 0, :] for name, arr in trace.items()}
     if check_finite:
@@ -86,7 +108,7 @@ def _sample_time(Ts) -> float:
         value = float(Ts)
     except (TypeError, ValueError):
         value = float("nan")
-    if isinstance(Ts, (str, bytes, bool)) or not np.isfinite(value) or value <= 0:
+    if isinstance(Ts, (str, bytes, bool, np.bool_)) or not np.isfinite(value) or value <= 0:
         raise SimulationError(f"Ts: expected a positive sample time in seconds, got {Ts!r}")
     return value
 
@@ -106,6 +128,9 @@ class RunPlan:
     logs : dict signal name → (signal index, size)
         Diagram outputs, Probe blocks and requested probes; the index is into
         ``program.signal_index`` values.
+    check_finite : bool
+        Whether the backend must report the first non-finite value anywhere in the run (set by
+        :func:`simulate`; False in a plan from :func:`plan_run` alone).
     """
 
     feeds: dict
@@ -113,6 +138,7 @@ class RunPlan:
     batch: int | None
     steps: int
     logs: dict
+    check_finite: bool = False
 
 
 def plan_run(program: Program, inputs=None, *, steps: int | None = None, probes: Iterable[str] = (),
@@ -124,18 +150,49 @@ def plan_run(program: Program, inputs=None, *, steps: int | None = None, probes:
     """
     feeds = _prepare_inputs(program, inputs, check_finite)
     x0 = _prepare_states(program, initial_states, check_finite)
-    return RunPlan(feeds=feeds, initial_states=x0, batch=_batch_size(program, feeds, x0),
+    plan = RunPlan(feeds=feeds, initial_states=x0, batch=_batch_size(program, feeds, x0),
                    steps=_steps(program, feeds, steps), logs=_log_plan(program, probes))
+    _check_memory(program, plan)
+    return plan
+
+
+def _physical_memory() -> int | None:
+    """Bytes of RAM on this machine, or None where the OS does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return None
+
+
+def _check_memory(program: Program, plan: RunPlan) -> None:
+    """Refuse, before allocating, a run whose logged signals alone exceed this machine's memory."""
+    width = sum(size for _, size in plan.logs.values())
+    need = plan.steps * (plan.batch or 1) * width * program.dtype.itemsize
+    have = _physical_memory()
+    if have is not None and need > have:
+        raise SimulationError(f"this run would log {need / 2**30:.3g} GiB (steps {plan.steps} × batch "
+                              f"{plan.batch or 1} × {width} logged values × {program.dtype.itemsize} bytes), more than "
+                              f"this machine's {have / 2**30:.3g} GiB of memory; log fewer signals or run fewer steps")
 
 
 def _as_array(value, what: str) -> np.ndarray:
+    """``value`` as an int or float array; booleans, strings, None and objects are refused, naming ``what``."""
     try:
-        arr = np.asarray(value, dtype=np.float64) if not hasattr(value, "dtype") else np.asarray(value)
-        if arr.dtype.kind not in "fiub":
-            raise TypeError(f"dtype {arr.dtype}")
-    except (TypeError, ValueError) as exc:
-        raise SimulationError(f"{what}: expected an array of numbers ({exc})") from None
-    return arr
+        return as_float_array(value, what, max_ndim=3)
+    except ParameterError as exc:
+        raise SimulationError(str(exc)) from None
+
+
+def _check_finite_cast(arr: np.ndarray, cast: np.ndarray, what: str, step_axis: bool) -> None:
+    """NonFiniteError naming ``what`` (and the step) for a NaN/inf, or a value the cast overflowed."""
+    if np.all(np.isfinite(cast)):
+        return
+    bad = tuple(int(i) for i in np.argwhere(~np.isfinite(cast))[0])
+    at = f" at step {bad[0]}" if step_axis else ""
+    if np.isfinite(arr[bad]):
+        raise NonFiniteError(f"{what}{at}: {float(arr[bad]):.6g} overflows {cast.dtype} (largest "
+                             f"{np.finfo(cast.dtype).max:.6g}); scale it, or run in float64")
+    raise NonFiniteError(f"{what} has a non-finite value{at}; pass check_finite=False to allow it")
 
 
 def _prepare_inputs(program: Program, inputs, check_finite: bool) -> dict[str, np.ndarray]:
@@ -160,11 +217,11 @@ def _prepare_inputs(program: Program, inputs, check_finite: bool) -> dict[str, n
             arr = arr[:, None]
         if arr.ndim not in (2, 3) or arr.shape[-1] != n:
             raise SimulationError(f"input '{name}': expected shape (T, {n}) or (T, B, {n}), got {arr.shape}")
-        if check_finite and not np.all(np.isfinite(arr)):
-            k = int(np.argwhere(~np.isfinite(arr))[0][0])
-            raise NonFiniteError(f"input '{name}' has a non-finite value at step {k}; "
-                                 "pass check_finite=False to allow it")
-        feeds[name] = arr.astype(program.dtype, copy=False)
+        with np.errstate(over="ignore"):  # an overflowing cast is reported just below
+            cast = arr.astype(program.dtype, copy=False)
+        if check_finite:
+            _check_finite_cast(arr, cast, f"input '{name}'", step_axis=True)
+        feeds[name] = cast
     return feeds
 
 
@@ -185,11 +242,13 @@ def _prepare_states(program: Program, initial_states, check_finite: bool) -> dic
             if arr.ndim not in (1, 2) or arr.shape[-1] != size:
                 raise SimulationError(f"initial state of '{name}': expected shape ({size},) or (B, {size}), "
                                       f"got {arr.shape}")
-            if check_finite and not np.all(np.isfinite(arr)):
-                raise NonFiniteError(f"initial state of '{name}' is not finite; pass check_finite=False to allow it")
+            with np.errstate(over="ignore"):
+                cast = arr.astype(program.dtype, copy=False)
+            if check_finite:
+                _check_finite_cast(arr, cast, f"initial state of '{name}'", step_axis=False)
         else:
-            arr = program.blocks[name].initial_state(size)
-        x0[name] = arr.astype(program.dtype, copy=False)
+            cast = program.blocks[name].initial_state(size).astype(program.dtype, copy=False)
+        x0[name] = cast
     return x0
 
 
@@ -221,6 +280,8 @@ def _steps(program: Program, feeds, steps) -> int:
         if len(set(lengths.values())) > 1:
             raise SimulationError(f"inputs have different lengths ({lengths}); pass steps= or trim them")
         steps = next(iter(lengths.values()), None)
+        if steps == 0:
+            raise SimulationError(f"{next(iter(lengths))} holds no samples (T = 0); give it at least one row")
         if steps is None:
             steps = min(stored.values()) if stored else None
         if steps is None:
@@ -238,11 +299,13 @@ def _log_plan(program: Program, probes) -> dict[str, tuple[int, int]]:
     plan = {}
     for name in program.outputs + program.probes:
         plan[name] = (program.driver_index(name, "u"), program.in_sizes[(name, "u")])
+    if probes is None:
+        probes = ()
     if isinstance(probes, str):
         probes = [probes]
-    if probes is not None and not isinstance(probes, Iterable):
+    if not isinstance(probes, Iterable) or isinstance(probes, (bytes, np.ndarray, Mapping)):
         raise SimulationError(f"probes: expected a list of 'block.port' strings, got {type(probes).__name__}")
-    for ref in probes or ():
+    for ref in probes:
         if not isinstance(ref, str):
             raise SimulationError(f"probe {ref!r}: expected a 'block.port' string such as 'lstm1/sig_f.y'")
         plan[ref] = _resolve_probe(program, ref)

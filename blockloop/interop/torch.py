@@ -8,10 +8,12 @@ one, their sum. Exporting puts the whole bias in ``bias_ih`` and zero in ``bias_
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..blocks.base import as_float_array
 from ..diagrams import LayerWeights, NetworkWeights, lstm_network
 from ..errors import ParameterError
 
@@ -40,12 +42,22 @@ def _torch_dtype(dtype) -> str:
     return _TORCH_DTYPES[name]
 
 
+def _check_weights(weights, what: str = "weights") -> NetworkWeights:
+    if not isinstance(weights, NetworkWeights):
+        raise ParameterError(f"{what}: expected a NetworkWeights, got {type(weights).__name__}")
+    return weights
+
+
+def _array(value, what: str, max_ndim: int = 3) -> np.ndarray:
+    """``value`` (array, tensor, list of numbers) as float64; booleans, strings, None are refused by name."""
+    if hasattr(value, "detach"):  # a tensor: leave autograd and the device behind
+        value = value.detach().cpu().double().numpy()
+    return as_float_array(value, what, max_ndim=max_ndim).astype(np.float64, copy=False)
+
+
 def _torch_input(u, ni: int) -> np.ndarray:
     """``u`` as a float64 (T, Ni) or (T, B, Ni) array; (T,) is accepted when Ni = 1, as by the diagram."""
-    try:
-        u = np.asarray(u, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"u: expected an array of numbers ({exc})") from None
+    u = _array(u, "u")
     if u.ndim == 1 and ni == 1:
         u = u[:, None]
     if u.ndim not in (2, 3) or u.shape[-1] != ni:
@@ -59,12 +71,17 @@ def _set_initial_states(initial_states, weights: NetworkWeights, h0, c0, tdtype)
     """Write per-run (n,) or (B, n) initial states, keyed like the diagram's delays, into h0/c0 (L, B, Nn)."""
     torch = _torch()
     keys = {f"lstm{k}/{d}": (k - 1, d) for k in range(1, len(weights.layers) + 1) for d in ("h_delay", "c_delay")}
+    if initial_states is not None and not isinstance(initial_states, Mapping):
+        raise ParameterError(f"initial_states: expected a dict {{delay: array (n,) or (B, n)}}, got "
+                             f"{type(initial_states).__name__}")
     for key, value in (initial_states or {}).items():
         if key not in keys:
             raise ParameterError(f"initial_states: no delay '{key}'; the delays are {', '.join(keys)}")
         k, delay = keys[key]
         target = h0 if delay == "h_delay" else c0
-        value = np.asarray(value, dtype=np.float64)
+        value = _array(value, f"initial state of '{key}'", max_ndim=2)
+        if not np.all(np.isfinite(value)):
+            raise ParameterError(f"initial state of '{key}' is not finite")
         B, n = target[k].shape
         if value.ndim not in (1, 2) or value.shape[-1] != n or (value.ndim == 2 and value.shape[0] not in (1, B)):
             raise ParameterError(f"initial state of '{key}': expected shape ({n},) or ({B}, {n}), got {value.shape}")
@@ -78,6 +95,7 @@ def to_torch(weights: NetworkWeights, dtype: str = "float64"):
     must have the same number of units (an ``nn.LSTM`` constraint).
     """
     torch = _torch()
+    _check_weights(weights)
     tdtype = getattr(torch, _torch_dtype(dtype))
     sizes = {layer.nn for layer in weights.layers}
     if len(sizes) != 1:
@@ -106,7 +124,10 @@ def from_torch(lstm, linear=None, h0=None, c0=None) -> NetworkWeights:
     """NetworkWeights from an ``nn.LSTM`` (and an optional ``nn.Linear``; identity F if None).
 
     The diagram's bias is ``bias_ih + bias_hh``. ``h0``/``c0``: (L, Nn) or (L, 1, Nn) arrays
-    or tensors, zeros when None. Bidirectional or projected LSTMs are rejected.
+    or tensors, zeros when None. A batch of initial states (L, B, Nn) with B > 1 has no place in
+    the weights (each layer has one h0 and one c0) and is rejected by name: pass it per run as
+    ``initial_states`` to ``simulate`` or :func:`torch_forward` instead. Bidirectional or
+    projected LSTMs are rejected.
     """
     torch = _torch()
     if not isinstance(lstm, torch.nn.LSTM):
@@ -120,8 +141,8 @@ def from_torch(lstm, linear=None, h0=None, c0=None) -> NetworkWeights:
         return t.detach().cpu().double().numpy() if hasattr(t, "detach") else np.asarray(t, dtype=np.float64)
 
     L = lstm.num_layers
-    h0 = np.zeros((L, lstm.hidden_size)) if h0 is None else arr(h0).reshape(L, lstm.hidden_size)
-    c0 = np.zeros((L, lstm.hidden_size)) if c0 is None else arr(c0).reshape(L, lstm.hidden_size)
+    h0 = _initial(h0, "h0", L, lstm.hidden_size)
+    c0 = _initial(c0, "c0", L, lstm.hidden_size)
     layers = []
     for k in range(L):
         b = np.zeros(4 * lstm.hidden_size)
@@ -135,6 +156,21 @@ def from_torch(lstm, linear=None, h0=None, c0=None) -> NetworkWeights:
     return NetworkWeights(layers=tuple(layers), F=arr(linear.weight), F_bias=bias)
 
 
+def _initial(value, what: str, L: int, nn: int) -> np.ndarray:
+    """``from_torch``'s h0/c0 as (L, Nn): zeros for None; (L, Nn) or (L, 1, Nn); else a ParameterError naming it."""
+    if value is None:
+        return np.zeros((L, nn))
+    arr = _array(value, f"from_torch {what}")
+    if arr.ndim == 3 and arr.shape[0] == L and arr.shape[2] == nn and arr.shape[1] > 1:
+        raise ParameterError(f"from_torch {what}: a batch of {arr.shape[1]} initial states {arr.shape} (L, B, Nn) has "
+                             "no place in the weights, which hold one per layer; pass (L, Nn) here, and a batch "
+                             "per run as initial_states={'lstm1/h_delay': (B, Nn) array, ...} to simulate")
+    if arr.shape not in ((L, nn), (L, 1, nn)):
+        raise ParameterError(f"from_torch {what}: expected shape ({L}, {nn}) or ({L}, 1, {nn}) (layers × hidden "
+                             f"units), got {arr.shape}")
+    return arr.reshape(L, nn)
+
+
 def torch_forward(weights: NetworkWeights, u: np.ndarray, dtype: str = "float64", initial_states=None) -> np.ndarray:
     """Run the vectorized ``nn.LSTM`` + ``nn.Linear`` on ``u`` (T, Ni) or (T, B, Ni).
 
@@ -143,7 +179,7 @@ def torch_forward(weights: NetworkWeights, u: np.ndarray, dtype: str = "float64"
     layout: (T, No) or (T, B, No), as a float64 numpy array.
     """
     torch = _torch()
-    u = _torch_input(u, weights.ni)
+    u = _torch_input(u, _check_weights(weights).ni)
     lstm, linear, (h0, c0) = to_torch(weights, dtype)
     tdtype = lstm.weight_ih_l0.dtype
     batched = u.ndim == 3
@@ -166,7 +202,7 @@ def torch_gates(weights: NetworkWeights, u: np.ndarray, dtype: str = "float64") 
     with the layer's W, R, b. Keys are the diagram's probe names, e.g. ``"lstm1/sig_f.y"``.
     """
     torch = _torch()
-    x = _torch_input(u, weights.ni)
+    x = _torch_input(u, _check_weights(weights).ni)
     batched = x.ndim == 3
     if not batched:
         x = x[:, None, :]
@@ -270,7 +306,11 @@ def crosscheck(weights: NetworkWeights, u: np.ndarray, Ts: float = 0.1, per_gate
     >>> rep.comparisons["float64"].norm < 1e-12
     True
     """
-    net = lstm_network(weights)
+    net = lstm_network(_check_weights(weights))
+    if tolerance_scale is not None and (isinstance(tolerance_scale, (bool, np.bool_)) or not isinstance(
+            tolerance_scale, (int, float, np.integer, np.floating)) or not 0 < tolerance_scale < np.inf):
+        raise ParameterError(f"tolerance_scale: expected a positive finite number or None, got {tolerance_scale!r}")
+    u = _torch_input(u, weights.ni)
     runs = {}
     for dt in ("float64", "float32"):
         runs[dt] = net.compile(dtype=dt).simulate({"u": u}, Ts=Ts, backend=backend)

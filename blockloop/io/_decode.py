@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import math
 import re
 from collections.abc import Mapping
 
@@ -19,7 +20,7 @@ from ..blocks import BLOCK_TYPES
 from ..engine import Diagram
 from ..errors import BlockloopError, DiagramFileError, WiringError
 
-__all__ = ["decode_diagram", "SCHEMA_VERSION", "FORMAT", "ARRAY_DTYPES"]
+__all__ = ["decode_diagram", "run_nested", "SCHEMA_VERSION", "FORMAT", "ARRAY_DTYPES"]
 
 FORMAT = "blockloop-diagram"
 SCHEMA_VERSION = 1
@@ -35,6 +36,26 @@ _ARRAY_FIELDS = ("$array", "dtype", "shape")
 _KINDS = {str: "a string", list: "a list", dict: "an object", int: "an integer"}
 
 
+class _Loc:
+    """A place in the document, built lazily: ``blocks[1] ("lstm1").diagram.blocks[3]``.
+
+    Each level only links to its parent, so a deeply nested file costs no quadratic string work;
+    the text is made when an error is raised.
+    """
+
+    __slots__ = ("parent", "text", "dot")
+
+    def __init__(self, parent: _Loc | None, text: str, dot: bool = True):
+        self.parent, self.text, self.dot = parent, text, dot
+
+    def __str__(self) -> str:
+        parts, node = [], self
+        while node is not None:
+            parts.append(node.text if not (node.dot and node.parent is not None) else "." + node.text)
+            node = node.parent
+        return "".join(reversed(parts))
+
+
 class _Reader:
     """What decoding needs besides the document: where it came from and the arrays."""
 
@@ -42,12 +63,16 @@ class _Reader:
         self.arrays = arrays
         self.source = source
 
-    def fail(self, message: str, location: str) -> DiagramFileError:
-        return DiagramFileError(message, path=self.source, location=location or "(top level)")
+    def fail(self, message: str, location: _Loc | None) -> DiagramFileError:
+        return DiagramFileError(message, path=self.source, location=str(location) if location else "(top level)")
 
 
-def _at(loc: str, key: str) -> str:
-    return f"{loc}.{key}" if loc else key
+def _at(loc: _Loc | None, key: str) -> _Loc:
+    return _Loc(loc, key)
+
+
+def _named(loc: _Loc, name: str) -> _Loc:
+    return _Loc(loc, f' ("{name}")', dot=False)
 
 
 def json_type(value) -> str:
@@ -61,16 +86,17 @@ def json_type(value) -> str:
     return _KINDS.get(type(value), type(value).__name__)
 
 
-def _field(r: _Reader, obj: dict, key: str, kind: type, loc: str):
+def _field(r: _Reader, obj: dict, key: str, kind: type, loc: _Loc | None):
     if key not in obj:
         raise r.fail(f'missing field "{key}"', loc)
     value = obj[key]
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise r.fail(f"expected {_KINDS[kind]}, got {json_type(value)}", _at(loc, key))
+        shown = f" {value!r}" if isinstance(value, (int, float, str)) and len(repr(value)) < 40 else ""
+        raise r.fail(f"expected {_KINDS[kind]}, got {json_type(value)}{shown}", _at(loc, key))
     return value
 
 
-def _object(r: _Reader, value, loc: str, fields: tuple[str, ...]) -> dict:
+def _object(r: _Reader, value, loc: _Loc | None, fields: tuple[str, ...]) -> dict:
     if not isinstance(value, dict):
         raise r.fail(f"expected an object with fields {', '.join(fields)}; got {json_type(value)}", loc)
     extra = [k for k in value if k not in fields]
@@ -82,6 +108,9 @@ def _object(r: _Reader, value, loc: str, fields: tuple[str, ...]) -> dict:
 
 def decode_diagram(doc, arrays: Mapping[str, np.ndarray] | None = None, source: str | None = None) -> Diagram:
     """Build the diagram a parsed diagram-file document describes.
+
+    Subsystems may nest to any depth: the document is walked with an explicit stack, not by
+    recursion.
 
     Parameters
     ----------
@@ -112,59 +141,91 @@ def decode_diagram(doc, arrays: Mapping[str, np.ndarray] | None = None, source: 
     [2.0, 4.0]
     """
     r = _Reader(arrays, source)
-    doc = _object(r, doc, "", _TOP_FIELDS)
-    fmt = _field(r, doc, "format", str, "")
+    doc = _object(r, doc, None, _TOP_FIELDS)
+    fmt = _field(r, doc, "format", str, None)
     if fmt != FORMAT:
-        raise r.fail(f'not a blockloop diagram: "format" is {fmt!r}, expected {FORMAT!r}', "format")
-    version = _field(r, doc, "schema_version", int, "")
+        raise r.fail(f'not a blockloop diagram: "format" is {fmt!r}, expected {FORMAT!r}', _Loc(None, "format"))
+    version = _field(r, doc, "schema_version", int, None)
     if version > SCHEMA_VERSION:
         raise r.fail(f"written by a newer blockloop: schema {version} > {SCHEMA_VERSION}; upgrade blockloop "
-                     "(pip install -U blockloop) to read it", "schema_version")
+                     "(pip install -U blockloop) to read it", _Loc(None, "schema_version"))
     if version < 1:
-        raise r.fail(f"schema_version must be a positive integer, got {version}", "schema_version")
-    return _diagram(r, doc, "")
+        raise r.fail(f"schema_version must be a positive integer, got {version}", _Loc(None, "schema_version"))
+    return run_nested(_diagram(r, doc, None))
 
 
-def _diagram(r: _Reader, obj: dict, loc: str) -> Diagram:
+def run_nested(root):
+    """Run a generator that yields sub-generators for its nested parts and receives their results.
+
+    The nesting lives on this loop's list, not on the Python stack, so any depth works.
+    """
+    stack, value = [root], None
+    while stack:
+        try:
+            child = stack[-1].send(value)
+        except StopIteration as stop:
+            stack.pop()
+            value = stop.value
+            continue
+        stack.append(child)
+        value = None
+    return value
+
+
+def _diagram(r: _Reader, obj: dict, loc: _Loc | None):
+    """Generator: builds one diagram, yielding a sub-generator for each subsystem it holds."""
     d = Diagram(_field(r, obj, "name", str, loc))
     for i, entry in enumerate(_field(r, obj, "blocks", list, loc)):
-        name, block, bloc = _block(r, entry, _at(loc, f"blocks[{i}]"))
+        bloc = _at(loc, f"blocks[{i}]")
+        name, sub, bloc = _block_head(r, entry, bloc)
+        block = (yield _diagram(r, sub, _at(bloc, "diagram"))) if isinstance(sub, dict) else sub
         try:
             d.add(name, block)
-        except WiringError as exc:
+        except BlockloopError as exc:
             raise r.fail(str(exc), bloc) from None
     for i, entry in enumerate(_field(r, obj, "wires", list, loc)):
         _wire(r, d, entry, _at(loc, f"wires[{i}]"))
     for key in ("inputs", "outputs"):
         if key in obj:
-            written = _field(r, obj, key, list, loc)
-            actual = list(getattr(d, key))
-            if written != actual:
-                raise r.fail(f"lists {written} but the diagram's {key[:-1]} blocks are {actual} "
-                             f"({'Inport' if key == 'inputs' else 'Outport'} blocks, in block order)",
-                             _at(loc, key))
+            _port_list(r, d, obj, key, loc)
     return d
 
 
-def _block(r: _Reader, entry, loc: str):
+def _port_list(r: _Reader, d: Diagram, obj: dict, key: str, loc: _Loc | None) -> None:
+    """Check an ``inputs``/``outputs`` list against the diagram's Inport/Outport blocks, element by element."""
+    written = _field(r, obj, key, list, loc)
+    actual = list(getattr(d, key))
+    kind = "Inport" if key == "inputs" else "Outport"
+    for i, name in enumerate(written):
+        if not isinstance(name, str):
+            raise r.fail(f"expected a block name (a string), got {json_type(name)}", _at(loc, f"{key}[{i}]"))
+    if written != actual:
+        pairs = enumerate(zip(written, actual, strict=False))
+        i = next((i for i, (a, b) in pairs if a != b), min(len(written), len(actual)))
+        raise r.fail(f"lists {written} but the diagram's {key[:-1]} blocks are {actual} "
+                     f"({kind} blocks, in block order)", _at(loc, f"{key}[{i}]"))
+
+
+def _block_head(r: _Reader, entry, loc: _Loc):
+    """``(name, block or subsystem object, location)`` of a block entry; subsystems are built by the caller."""
     if not isinstance(entry, dict):
         raise r.fail(f"expected a block object with fields name, type, params; got {json_type(entry)}", loc)
     name = _field(r, entry, "name", str, loc)
-    loc = f'{loc} ("{name}")'
+    loc = _named(loc, name)
     type_name = _field(r, entry, "type", str, loc)
     if type_name == SUBSYSTEM:
         _object(r, entry, loc, _SUBSYSTEM_FIELDS)
-        sub = _object(r, entry.get("diagram"), _at(loc, "diagram"), _SUB_FIELDS) if "diagram" in entry else None
-        if sub is None:
+        if "diagram" not in entry:
             raise r.fail('missing field "diagram" (a subsystem holds its own blocks and wires)', loc)
-        return name, _diagram(r, sub, _at(loc, "diagram")), loc
+        return name, _object(r, entry["diagram"], _at(loc, "diagram"), _SUB_FIELDS), loc
     _object(r, entry, loc, _BLOCK_FIELDS)
     cls = BLOCK_TYPES.get(type_name)
     if cls is None:
         known = sorted(BLOCK_TYPES) + [SUBSYSTEM]
         close = difflib.get_close_matches(type_name, known, n=2)
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        raise r.fail(f"unknown block type {type_name!r}{hint} (known types: {', '.join(known)})", _at(loc, "type"))
+        shown = type_name if len(type_name) <= 60 else type_name[:57] + "..."
+        raise r.fail(f"unknown block type {shown!r}{hint} (known types: {', '.join(known)})", _at(loc, "type"))
     params = entry.get("params", {})
     if not isinstance(params, dict):
         raise r.fail(f"expected an object of constructor arguments, got {json_type(params)}", _at(loc, "params"))
@@ -172,9 +233,14 @@ def _block(r: _Reader, entry, loc: str):
     return name, _construct(r, cls, kwargs, _at(loc, "params")), loc
 
 
-def _param(r: _Reader, value, loc: str):
-    """A constructor argument: JSON values pass as they are; ``{"$array": key}`` reads the npz."""
+def _param(r: _Reader, value, loc: _Loc):
+    """A constructor argument: JSON values pass as they are; ``{"$array": key}`` reads the npz.
+
+    Numbers must be finite: JSON has no NaN or Infinity (Python's reader accepts them, and reads
+    ``1e999`` as infinity), so they are refused here, at their place in the file.
+    """
     if not isinstance(value, dict):
+        _check_finite_numbers(r, value, loc)
         return value
     ref = _object(r, value, loc, _ARRAY_FIELDS)
     key = _field(r, ref, "$array", str, loc)
@@ -192,7 +258,18 @@ def _param(r: _Reader, value, loc: str):
     return arr
 
 
-def _construct(r: _Reader, cls: type, kwargs: dict, loc: str):
+def _check_finite_numbers(r: _Reader, value, loc: _Loc) -> None:
+    stack = [(value, "")]
+    while stack:
+        v, at = stack.pop()
+        if isinstance(v, list):
+            stack.extend((x, f"{at}[{i}]") for i, x in enumerate(v))
+        elif isinstance(v, float) and not math.isfinite(v):
+            raise r.fail(f"{v} is not a JSON number (JSON has no NaN or Infinity; numbers beyond ±1.8e308 "
+                         "overflow); store non-finite values in the .npz", _Loc(loc, at, dot=False) if at else loc)
+
+
+def _construct(r: _Reader, cls: type, kwargs: dict, loc: _Loc):
     sig = inspect.signature(cls)
     try:
         sig.bind(**kwargs)
@@ -205,18 +282,18 @@ def _construct(r: _Reader, cls: type, kwargs: dict, loc: str):
         raise r.fail(f"{problem}; {cls.__name__} takes {accepted or 'no parameters'}", loc) from None
     try:
         return cls(**kwargs)
-    except (BlockloopError, TypeError, ValueError) as exc:
+    except (BlockloopError, TypeError, ValueError, OverflowError) as exc:
         # Block messages start "<Type> <param>: ...": point at that parameter when they do.
         m = re.match(rf"{cls.__name__} (\w+):", str(exc))
         where = _at(loc, m.group(1)) if m and m.group(1) in kwargs else loc
         raise r.fail(str(exc), where) from None
 
 
-def _wire(r: _Reader, d: Diagram, entry, loc: str) -> None:
+def _wire(r: _Reader, d: Diagram, entry, loc: _Loc) -> None:
     entry = _object(r, entry, loc, _WIRE_FIELDS)
     src = _field(r, entry, "from", str, loc)
     dst = _field(r, entry, "to", str, loc)
     try:
         d.connect(src, dst)
     except WiringError as exc:
-        raise r.fail(str(exc), f'{loc} ("{src}" → "{dst}")') from None
+        raise r.fail(str(exc), _Loc(loc, f' ("{src}" → "{dst}")', dot=False)) from None

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import errno
 import os
+import struct
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -81,15 +83,29 @@ def write_npz(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> Path
     return path
 
 
+#: Deflate cannot compress better than about 1032 : 1; a member claiming more is lying about its size.
+_MAX_DEFLATE_RATIO = 1032
+
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, RuntimeError,
+               struct.error, OverflowError, UnicodeDecodeError, KeyError, IndexError)
+
+
 def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read every array of an ``.npz`` with ``allow_pickle=False``.
+    """Read every array of an ``.npz``, checking each member before allocating anything for it.
+
+    Each member's ``.npy`` header is parsed first (never with pickle): an object dtype is refused
+    before any data is read, and the bytes the header's shape needs must be exactly the bytes the
+    member holds, which the zip directory states and deflate can plausibly produce, so a tiny file
+    declaring a (10⁶, 10⁶) array fails at once instead of allocating terabytes.
 
     Raises
     ------
     OSError
         The file is missing or unreadable.
     ValueError
-        The file is not an ``.npz`` archive, a member is corrupt, or it holds Python objects.
+        The file is not an ``.npz`` archive, a member is corrupt (bad deflate data, no ``.npy``
+        magic, a header whose shape does not match its data) or holds Python objects; the
+        message names the member.
     """
     with open(path, "rb") as fh:
         magic = fh.read(6)
@@ -98,17 +114,49 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     if magic[:4] not in (b"PK\x03\x04", b"PK\x05\x06"):  # a zip's first entry, or an empty zip
         raise ValueError("not an .npz archive (no zip signature at the start of the file)")
     try:
-        loaded = np.load(path, allow_pickle=False)
-    except (zipfile.BadZipFile, EOFError) as exc:
-        raise ValueError(f"not a readable .npz archive ({exc})") from None
-    with loaded:
-        out = {}
-        for key in loaded.files:
+        zf = zipfile.ZipFile(path)
+    except _ZIP_ERRORS as exc:
+        raise ValueError(f"not a readable .npz archive ({type(exc).__name__}: {exc})") from None
+    out = {}
+    with zf:
+        for info in zf.infolist():
+            if not info.filename.endswith(".npy"):
+                raise ValueError(f"member '{info.filename}' is not an .npy array (an .npz holds only NAME.npy members)")
+            key = info.filename[:-4]
             try:
-                out[key] = loaded[key]
-            except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
-                raise ValueError(f"array '{key}' is corrupt or holds Python objects ({exc})") from None
+                out[key] = _read_member(zf, info)
+            except _ZIP_ERRORS as exc:
+                raise ValueError(f"array '{key}' (member '{info.filename}') is corrupt: {exc}") from None
     return out
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
+    if info.compress_type != zipfile.ZIP_STORED and info.file_size > _MAX_DEFLATE_RATIO * info.compress_size + 1024:
+        raise ValueError(f"the zip directory claims {info.file_size} bytes from {info.compress_size} compressed "
+                         "bytes, more than deflate can produce")
+    with zf.open(info) as fh:
+        version = npy_format.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran, dtype = npy_format.read_array_header_1_0(fh)
+        elif version in ((2, 0), (3, 0)):
+            shape, fortran, dtype = npy_format.read_array_header_2_0(fh)
+        else:
+            raise ValueError(f"unsupported .npy format version {version}")
+        if dtype.hasobject:
+            raise ValueError(f"it holds Python objects (dtype {dtype}), which would need pickle; not read")
+        count = 1
+        for n in shape:
+            count *= int(n)
+        nbytes = count * dtype.itemsize
+        header = fh.tell()
+        if nbytes != info.file_size - header:
+            raise ValueError(f"its header declares shape {tuple(shape)} of {dtype} ({nbytes} bytes) but the member "
+                             f"holds {info.file_size - header} bytes of data")
+        data = fh.read(nbytes)
+        if len(data) != nbytes:
+            raise ValueError(f"its data ends after {len(data)} of {nbytes} bytes")
+    arr = np.frombuffer(data, dtype=dtype, count=count).reshape(shape, order="F" if fortran else "C")
+    return arr.copy(order="K")
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

@@ -24,8 +24,9 @@ import numpy as np
 
 from ..blocks import BLOCK_TYPES, Block
 from ..engine import Diagram
-from ..errors import DiagramFileError, ParameterError
-from ._decode import ARRAY_DTYPES, FORMAT, SCHEMA_VERSION, SUBSYSTEM, decode_diagram
+from ..errors import DiagramFileError, ParameterError, WiringError
+from . import _json
+from ._decode import ARRAY_DTYPES, FORMAT, SCHEMA_VERSION, SUBSYSTEM, decode_diagram, run_nested
 from ._npz import atomic_write_text, read_npz, write_npz
 
 __all__ = ["save_diagram", "load_diagram", "encode_diagram", "decode_diagram", "arrays_path", "SCHEMA_VERSION"]
@@ -66,15 +67,19 @@ def encode_diagram(diagram: Diagram) -> tuple[dict, dict[str, np.ndarray]]:
         raise ParameterError(f"expected a Diagram to save, got {type(diagram).__name__}; "
                              "put a single block in a Diagram first")
     arrays: dict[str, np.ndarray] = {}
-    body = _encode(diagram, "", arrays)
+    body = run_nested(_encode(diagram, "", arrays, (id(diagram),)))
     return {"format": FORMAT, "schema_version": SCHEMA_VERSION, **body}, arrays
 
 
-def _encode(diagram: Diagram, prefix: str, arrays: dict) -> dict:
+def _encode(diagram: Diagram, prefix: str, arrays: dict, on_path: tuple):
+    """Generator: one diagram's document, yielding a sub-generator per subsystem (any depth, no recursion)."""
     blocks = []
     for name, block in diagram.blocks.items():
         if isinstance(block, Diagram):
-            blocks.append({"name": name, "type": SUBSYSTEM, "diagram": _encode(block, f"{prefix}{name}/", arrays)})
+            if id(block) in on_path:  # the same error as flatten (compile) gives
+                raise WiringError(f"subsystem '{prefix}{name}' contains itself")
+            body = yield _encode(block, f"{prefix}{name}/", arrays, (*on_path, id(block)))
+            blocks.append({"name": name, "type": SUBSYSTEM, "diagram": body})
         else:
             blocks.append({"name": name, "type": _library_type(block, prefix + name),
                            "params": _encode_params(block, prefix + name, arrays)})
@@ -118,13 +123,41 @@ def _plain(value, what: str):
     raise ParameterError(f"cannot save {what}: {value!r} is neither an ndarray nor a plain JSON value")
 
 
-def _compact(value) -> bool:
-    """Scalars, lists of scalars, and objects of compact values: what may share one line."""
-    if isinstance(value, dict):
-        return all(_compact(v) for v in value.values())
-    if isinstance(value, list):
-        return not any(isinstance(v, (dict, list)) for v in value)
-    return True
+_LINE = 100  # characters a compact value may take on one line
+_MAX_INDENT = 32  # nesting levels beyond which the indent stops growing (keeps deep files linear in size)
+
+
+def _one_line_lengths(value) -> dict[int, int]:
+    """``id(container) → length of its one-line JSON`` for every compact container in ``value``.
+
+    Compact: a list of scalars, or an object whose values are all compact (what may share one
+    line). Lengths are those of ``json.dumps(v, sort_keys=True, ensure_ascii=False)``, computed
+    bottom-up in one pass without recursion, and capped just above the line length.
+    """
+    lengths: dict[int, int] = {}
+    stack = [(value, False)]
+    while stack:
+        v, done = stack.pop()
+        if not isinstance(v, (dict, list)):
+            continue
+        children = list(v.values()) if isinstance(v, dict) else v
+        if not done:
+            stack.append((v, True))
+            stack.extend((c, False) for c in children if isinstance(c, (dict, list)))
+            continue
+        if isinstance(v, list) and any(isinstance(c, (dict, list)) for c in v):
+            continue
+        if isinstance(v, dict) and any(isinstance(c, (dict, list)) and id(c) not in lengths for c in children):
+            continue
+        total = 2 + 2 * max(len(children) - 1, 0)
+        for c in children:
+            total += lengths[id(c)] if isinstance(c, (dict, list)) else len(json.dumps(c, ensure_ascii=False))
+            if total > 10 * _LINE:
+                break
+        if isinstance(v, dict):
+            total += sum(len(json.dumps(k, ensure_ascii=False)) + 2 for k in v)
+        lengths[id(v)] = min(total, 10 * _LINE + 1)
+    return lengths
 
 
 def dumps_json(value, level: int = 0) -> str:
@@ -132,6 +165,8 @@ def dumps_json(value, level: int = 0) -> str:
 
     A value without lists of objects or lists (a block, a wire, an array reference) stays on
     one line when it fits in 100 characters, so one wire or one block is one line in a diff.
+    Beyond 32 levels of nesting (some 10 nested subsystems) the indent stops growing, so the
+    file stays linear in size however deep the subsystems go. Written without recursion.
 
     Examples
     --------
@@ -145,14 +180,29 @@ def dumps_json(value, level: int = 0) -> str:
       "b": [1, 2]
     }
     """
-    one_line = json.dumps(value, sort_keys=True, ensure_ascii=False)
-    if (_compact(value) and len(one_line) + 2 * level <= 100) or not value or not isinstance(value, (dict, list)):
-        return one_line
-    pad, end = "  " * (level + 1), "  " * level
-    if isinstance(value, dict):
-        items = [f"{pad}{json.dumps(k, ensure_ascii=False)}: {dumps_json(value[k], level + 1)}" for k in sorted(value)]
-        return "{\n" + ",\n".join(items) + "\n" + end + "}"
-    return "[\n" + ",\n".join(pad + dumps_json(v, level + 1) for v in value) + "\n" + end + "]"
+    lengths = _one_line_lengths(value)
+    out: list[str] = []
+    tasks: list = [(value, level)]  # a str is written as it is; a (value, level) pair is rendered
+    while tasks:
+        task = tasks.pop()
+        if isinstance(task, str):
+            out.append(task)
+            continue
+        v, lvl = task
+        lvl = min(lvl, _MAX_INDENT)
+        n = lengths.get(id(v)) if isinstance(v, (dict, list)) else None
+        if not isinstance(v, (dict, list)) or not v or (n is not None and n + 2 * lvl <= _LINE):
+            out.append(json.dumps(v, sort_keys=True, ensure_ascii=False))
+            continue
+        pad, end = "  " * (lvl + 1), "  " * lvl
+        pieces: list = ["{\n" if isinstance(v, dict) else "[\n"]
+        items = ([(f"{pad}{json.dumps(k, ensure_ascii=False)}: ", v[k]) for k in sorted(v)] if isinstance(v, dict)
+                 else [(pad, x) for x in v])
+        for i, (head, x) in enumerate(items):
+            pieces += [",\n" if i else "", head, (x, lvl + 1)]
+        pieces.append("\n" + end + ("}" if isinstance(v, dict) else "]"))
+        tasks.extend(reversed(pieces))
+    return "".join(out)
 
 
 def save_diagram(diagram: Diagram, path: str | os.PathLike) -> Path:
@@ -263,8 +313,10 @@ def load_diagram(path: str | os.PathLike) -> Diagram:
         raise DiagramFileError(f"not UTF-8 text (byte {exc.start}); is this a diagram .json file?",
                                path=str(path)) from None
     try:
-        doc = json.loads(text)
+        doc = _json.loads(text)
     except json.JSONDecodeError as exc:
         raise DiagramFileError(f"invalid or truncated JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
                                path=str(path)) from None
+    except ValueError as exc:  # a repeated key, an integer too long to read
+        raise DiagramFileError(f"invalid JSON: {exc}", path=str(path)) from None
     return decode_diagram(doc, _LazyArrays(arrays_path(path)), source=str(path))

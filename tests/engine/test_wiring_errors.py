@@ -103,11 +103,12 @@ def test_non_finite_inputs_and_weights_error_by_default_with_opt_out():
     assert bad.compile(check_finite=False) is not None
 
 
-def test_signal_that_blows_up_is_reported():
-    # y[0] = 1, y[1] = 1 + 1e300, y[2] = 1 + 1e600 = inf
+@pytest.mark.parametrize("backend", ["interpreter", "auto"])
+def test_signal_that_blows_up_is_reported(backend):
+    # y[0] = 1, g[0] = 1e300, y[1] = 1 + 1e300, g[1] = 1e600 = inf: the gain overflows first, at step 1
     d = gain_feedback(1e300)
-    with pytest.raises(NonFiniteError, match="signal 'y' became non-finite at step 2"):
-        d.simulate({"u": np.ones((5, 1))}, Ts=0.1)
+    with pytest.raises(NonFiniteError, match=r"signal 'g\.y' \(Gain\) became non-finite at step 1, element 0"):
+        d.simulate({"u": np.ones((5, 1))}, Ts=0.1, backend=backend)
 
 
 def test_unknown_probe_and_input_names():

@@ -16,6 +16,7 @@ from blockloop.blocks import (
     Demux,
     FromArray,
     Gain,
+    GaussianNoise,
     Inport,
     Mux,
     Outport,
@@ -77,7 +78,9 @@ def _every_block(dtype=np.float64):
         ("dmx", Demux([1, 3], names=["first", "rest"])), ("sel", Selector([2, 0, 0])),
         ("kv", Gain(np.asarray([1.0, 2.0, 3.0], dtype))), ("diff", Sum("+-")), ("sub", _levels(dtype)),
         ("km", Gain(rng.standard_normal((2, 3)).astype(dtype))), ("pf", Probe()), ("y", Outport()),
-        ("first", Outport())])
+        ("first", Outport()), ("noise", GaussianNoise([[1.0, 0.2], [0.2, 0.5]], seed=5, mean=[0.1, 0.0])),
+        ("pn", Probe())])
+    top.connect("noise", "pn")
     top.connect("u", "mux.u1")
     top.connect("c", "mux.u2")
     top.chain("mux", "dmx.u")
@@ -335,7 +338,7 @@ def test_duplicate_block_and_inconsistent_port_lists(tmp_path):
     assert 'blocks[3] ("u"): diagram \'lstm_net\' already has a block named \'u\'' in _error(_rewrite(p, doc))
     p, doc = _saved(tmp_path)
     doc["outputs"] = ["z"]
-    assert "outputs: lists ['z'] but the diagram's output blocks are ['y']" in _error(_rewrite(p, doc))
+    assert "outputs[0]: lists ['z'] but the diagram's output blocks are ['y']" in _error(_rewrite(p, doc))
 
 
 # -- saving ------------------------------------------------------------------------------------
