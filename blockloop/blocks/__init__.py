@@ -9,6 +9,7 @@ from .base import Block, Lowering
 from .discrete import UnitDelay
 from .io import FromArray, Inport, Outport, Probe
 from .math import Constant, Gain, Product, Sum
+from .noise import GaussianNoise
 from .nonlinear import Sigmoid, Tanh
 from .routing import Demux, Mux, Selector
 
@@ -29,6 +30,7 @@ __all__ = [
     "Outport",
     "FromArray",
     "Probe",
+    "GaussianNoise",
     "BLOCK_TYPES",
 ]
 
@@ -36,6 +38,6 @@ BLOCK_TYPES = MappingProxyType(
     {
         cls.__name__: cls
         for cls in (Constant, Gain, Sum, Product, Sigmoid, Tanh, UnitDelay, Mux, Demux, Selector,
-                    Inport, Outport, FromArray, Probe)
+                    Inport, Outport, FromArray, Probe, GaussianNoise)
     }
 )

@@ -20,6 +20,7 @@ EXAMPLES = {
     "Outport": {},
     "FromArray": dict(data=np.ones((3, 2))),
     "Probe": {},
+    "GaussianNoise": dict(cov=[[2.0, 0.5], [0.5, 1.0]], seed=3, mean=[1.0, -1.0]),
 }
 
 # Expected (input, output) feedthrough pairs, by hand.
@@ -28,6 +29,7 @@ FEEDTHROUGH = {
     "Product": {("u1", "y"), ("u2", "y"), ("u3", "y")}, "Sigmoid": {("u", "y")}, "Tanh": {("u", "y")},
     "UnitDelay": set(), "Mux": {("u1", "y"), ("u2", "y")}, "Demux": {("u", "a"), ("u", "b")},
     "Selector": {("u", "y")}, "Inport": set(), "Outport": set(), "FromArray": set(), "Probe": set(),
+    "GaussianNoise": set(),
 }
 
 
@@ -67,7 +69,8 @@ def test_every_library_block_has_a_compiled_op_and_its_adjoints():
             assert "update_vjp" in vars(cls), f"{name} has no update_vjp"
     example = {"Gain": dict(K=2.0), "Sum": {}, "Product": {}, "Sigmoid": {}, "Tanh": {}, "UnitDelay": {},
                "Mux": {}, "Demux": dict(sizes=[1]), "Selector": dict(indices=[0]), "Constant": dict(value=[1.0]),
-               "Inport": {}, "Outport": {}, "Probe": {}, "FromArray": dict(data=[[1.0]])}
+               "Inport": {}, "Outport": {}, "Probe": {}, "FromArray": dict(data=[[1.0]]),
+               "GaussianNoise": dict(cov=1.0)}
     assert set(example) == set(BLOCK_TYPES), "add the new block type here"
     for name, kwargs in example.items():
         block = BLOCK_TYPES[name](**kwargs)
