@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-
 from ._args import add_backend_option, positive_float, positive_int, seed
 
 __all__ = ["register", "run"]
@@ -26,9 +24,15 @@ def register(sub) -> None:
                    help="weights: MATLAB rng(seed)+rand; input: numpy default_rng(seed).standard_normal")
     p.add_argument("--per-gate", action="store_true", help="also compare every gate signal (float64)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--against", choices=("torch", "bdsim"), default="torch",
-                   help="torch: compare with nn.LSTM (default); bdsim: also run the exported diagram in bdsim 1.4 "
-                        "(float64, one run per batch row, tolerance 1e-12) and time it")
+    p.add_argument("--against", choices=("torch", "bdsim", "onnx", "keras", "jax"), action="extend", nargs="+",
+                   default=None, metavar="LIB",
+                   help="torch: compare with nn.LSTM (always done); bdsim: also run the exported diagram in bdsim 1.4 "
+                        "(float64, one run per batch row, tolerance 1e-12) and time it; onnx: export to ONNX and run "
+                        "it in onnxruntime (float32) and onnx.reference (float64); keras: Keras 3 LSTM + Dense on "
+                        "the torch backend; jax: Flax LSTM cells on CPU. Several allowed (--against onnx keras)")
+    p.add_argument("--model", metavar="MODEL.onnx", default=None,
+                   help="check an ONNX model file instead of random weights: import it as a diagram and compare "
+                        "with the file run in onnxruntime and onnx.reference (uses --steps, --batch, --seed, --ts)")
     p.add_argument("--plot", metavar="FILE.png",
                    help="save the comparison plot of y: diagram float64 against torch float32 (the reference's "
                         "setup) and torch float64, with a |difference| panel (.png/.svg/.pdf)")
@@ -37,16 +41,27 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    import numpy as np
+
     from ..diagrams import NetworkWeights
     from ..interop.torch import crosscheck
 
     _check_plot_path(args.plot)
+    against = args.against or ["torch"]
+    if args.model is not None:
+        from .crosscheck_libraries import run_model
+
+        return run_model(args)
     weights = NetworkWeights.random(args.ni, args.nn, args.no, n_layers=args.layers, seed=args.seed)
     shape = (args.steps, args.ni) if args.batch is None else (args.steps, args.batch, args.ni)
     # MATLAB's randn stream cannot be reproduced; the input is numpy's seeded normal.
     u = np.random.default_rng(args.seed).standard_normal(shape)
     report = crosscheck(weights, u, Ts=args.ts, per_gate=args.per_gate, backend=args.backend)
-    bdsim_check = _against_bdsim(report, weights, u, args.ts) if args.against == "bdsim" else None
+    bdsim_check = _against_bdsim(report, weights, u, args.ts) if "bdsim" in against else None
+    if set(against) & {"onnx", "keras", "jax"}:
+        from .crosscheck_libraries import LIBRARIES, add_library_comparisons
+
+        add_library_comparisons(report, weights, u, args.ts, [a for a in against if a in LIBRARIES], args.backend)
     if args.plot is not None:
         plot_crosscheck(report, args.plot)
     if args.json:
