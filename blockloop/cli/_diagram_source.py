@@ -1,7 +1,8 @@
 """The DIAGRAM argument shared by ``blockloop loops`` and ``blockloop draw``.
 
-``lstm`` is the built-in LSTM network (random weights; the structure does not depend on
-them); anything else is a diagram file written by :func:`blockloop.io.save_diagram`.
+``lstm``, ``gru`` and ``rnn`` are the built-in LSTM, GRU and Elman RNN networks (random weights;
+the structure does not depend on them); anything else is a diagram file written by
+:func:`blockloop.io.save_diagram`.
 """
 
 from __future__ import annotations
@@ -10,20 +11,24 @@ from pathlib import Path
 
 from ..errors import ParameterError
 
-__all__ = ["add_diagram_arguments", "diagram_from_args", "BUILTIN"]
+__all__ = ["add_diagram_arguments", "diagram_from_args", "BUILTIN", "BUILTINS"]
 
 BUILTIN = "lstm"
+#: Built-in networks by name → (weights class, network builder) in :mod:`blockloop.diagrams`.
+BUILTINS = {"lstm": ("NetworkWeights", "lstm_network"), "gru": ("GRUNetworkWeights", "gru_network"),
+            "rnn": ("RNNNetworkWeights", "rnn_network")}
 _SHAPE_FLAGS = ("layers", "ni", "nn", "no")
 
 
 def add_diagram_arguments(p) -> None:
     """Add the positional DIAGRAM and the LSTM shape options to parser ``p``."""
     p.add_argument("diagram", metavar="DIAGRAM",
-                   help="'lstm' (the built-in LSTM network) or a diagram file (.json) written by save_diagram")
-    p.add_argument("--layers", type=int, default=None, help="lstm: stacked LSTM layers (default 1)")
-    p.add_argument("--ni", type=int, default=None, help="lstm: inputs (default 4)")
-    p.add_argument("--nn", type=int, default=None, help="lstm: units per layer (default 3)")
-    p.add_argument("--no", type=int, default=None, help="lstm: outputs (default 2)")
+                   help="'lstm', 'gru' or 'rnn' (a built-in network) or a diagram file (.json) written by "
+                        "save_diagram")
+    p.add_argument("--layers", type=int, default=None, help="built-in network: stacked layers (default 1)")
+    p.add_argument("--ni", type=int, default=None, help="built-in network: inputs (default 4)")
+    p.add_argument("--nn", type=int, default=None, help="built-in network: units per layer (default 3)")
+    p.add_argument("--no", type=int, default=None, help="built-in network: outputs (default 2)")
 
 
 def diagram_from_args(args):
@@ -40,11 +45,11 @@ def diagram_from_args(args):
     DiagramFileError, BlockloopError
         The file is missing or not a valid diagram file.
     """
-    if args.diagram == BUILTIN:
+    if args.diagram in BUILTINS:
         return _builtin(args), _lstm_words()
     given = [f"--{f}" for f in _SHAPE_FLAGS if getattr(args, f) is not None]
     if given:
-        raise ParameterError(f"{', '.join(given)} only shape the built-in '{BUILTIN}' diagram; "
+        raise ParameterError(f"{', '.join(given)} only shape the built-in {'/'.join(BUILTINS)} networks; "
                              f"drop them when reading the file '{args.diagram}'")
     try:
         from ..io import load_diagram
@@ -52,14 +57,15 @@ def diagram_from_args(args):
         raise ParameterError(f"cannot read diagram files here ({exc}); use the built-in '{BUILTIN}'") from None
     path = Path(args.diagram)
     if not path.exists():
-        raise ParameterError(f"DIAGRAM: '{args.diagram}' is neither '{BUILTIN}' nor an existing diagram file "
-                             "(.json written by blockloop.io.save_diagram)")
+        raise ParameterError(f"DIAGRAM: '{args.diagram}' is neither a built-in network ({', '.join(BUILTINS)}) "
+                             "nor an existing diagram file (.json written by blockloop.io.save_diagram)")
     return load_diagram(path), _lstm_words()
 
 
 def _builtin(args):
-    from ..diagrams import NetworkWeights, lstm_network
+    from .. import diagrams
 
+    weights_class, builder = (getattr(diagrams, name) for name in BUILTINS[args.diagram])
     shape = {"layers": 1, "ni": 4, "nn": 3, "no": 2}
     for flag in _SHAPE_FLAGS:
         value = getattr(args, flag)
@@ -67,8 +73,8 @@ def _builtin(args):
             if value < 1:
                 raise ParameterError(f"--{flag}: expected a positive integer, got {value}")
             shape[flag] = value
-    weights = NetworkWeights.random(shape["ni"], shape["nn"], shape["no"], n_layers=shape["layers"], seed=0)
-    return lstm_network(weights)
+    weights = weights_class.random(shape["ni"], shape["nn"], shape["no"], n_layers=shape["layers"], seed=0)
+    return builder(weights)
 
 
 def _lstm_words():

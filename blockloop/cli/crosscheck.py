@@ -13,6 +13,8 @@ __all__ = ["register", "run"]
 def register(sub) -> None:
     p = sub.add_parser("crosscheck", help="simulate the LSTM diagram and compare it with nn.LSTM",
                        description=__doc__)
+    p.add_argument("--cell", choices=("lstm", "gru", "rnn"), default="lstm",
+                   help="the network: LSTM (default) against nn.LSTM, GRU against nn.GRU, Elman RNN against nn.RNN")
     p.add_argument("--ni", type=int, default=4, help="inputs (default 4, the reference's)")
     p.add_argument("--nn", type=int, default=3, help="units per layer (default 3)")
     p.add_argument("--no", type=int, default=2, help="outputs (default 2)")
@@ -52,10 +54,12 @@ def run(args) -> int:
         from .crosscheck_libraries import run_model
 
         return run_model(args)
-    weights = NetworkWeights.random(args.ni, args.nn, args.no, n_layers=args.layers, seed=args.seed)
     shape = (args.steps, args.ni) if args.batch is None else (args.steps, args.batch, args.ni)
     # MATLAB's randn stream cannot be reproduced; the input is numpy's seeded normal.
     u = np.random.default_rng(args.seed).standard_normal(shape)
+    if args.cell != "lstm":
+        return _run_recurrent(args, against, u)
+    weights = NetworkWeights.random(args.ni, args.nn, args.no, n_layers=args.layers, seed=args.seed)
     report = crosscheck(weights, u, Ts=args.ts, per_gate=args.per_gate, backend=args.backend)
     bdsim_check = _against_bdsim(report, weights, u, args.ts) if "bdsim" in against else None
     if set(against) & {"onnx", "keras", "jax"}:
@@ -77,6 +81,29 @@ def run(args) -> int:
                   f"({c.us_per_step:.0f} µs/step), building and compiling {c.build_seconds:.3f} s")
         if args.plot is not None:
             print(f"wrote {args.plot}")
+    return 0 if report.ok else 1
+
+
+def _run_recurrent(args, against, u) -> int:
+    """``--cell gru|rnn``: the GRU or Elman RNN diagram against ``nn.GRU`` / ``nn.RNN`` (float64 and float32)."""
+    from .. import diagrams
+    from ..errors import ParameterError
+    from ..interop.torch_rnn import crosscheck
+
+    unsupported = [f"--against {a}" for a in against if a != "torch"] + (["--per-gate"] if args.per_gate else [])
+    unsupported += ["--plot"] if args.plot is not None else []
+    if unsupported:
+        raise ParameterError(f"--cell {args.cell}: {', '.join(unsupported)} work with --cell lstm only")
+    weights_class = {"gru": diagrams.GRUNetworkWeights, "rnn": diagrams.RNNNetworkWeights}[args.cell]
+    weights = weights_class.random(args.ni, args.nn, args.no, n_layers=args.layers, seed=args.seed)
+    report = crosscheck(weights, u, Ts=args.ts, backend=args.backend)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        torch_name = {"gru": "nn.GRU", "rnn": "nn.RNN"}[args.cell]
+        lines = format_report(report).replace("LSTM diagram vs torch.nn.LSTM",
+                                              f"{args.cell.upper()} diagram vs torch.{torch_name}").splitlines()
+        print("\n".join(line for line in lines if not line.startswith("reference (Simulink")))  # an LSTM figure
     return 0 if report.ok else 1
 
 

@@ -54,7 +54,7 @@ def test_loops_reads_a_saved_diagram_file(capsys, tmp_path):
     status, out, _ = run(capsys, "loops", str(path), "--json")
     assert status == 0 and len(json.loads(out)) == 5
     status, _, err = run(capsys, "loops", str(path), "--layers", "2")
-    assert status == 2 and "--layers only shape the built-in 'lstm'" in err
+    assert status == 2 and "--layers only shape the built-in lstm/gru/rnn networks" in err
 
 
 def test_loops_of_an_algebraic_diagram_file(capsys, tmp_path):
@@ -66,7 +66,7 @@ def test_loops_of_an_algebraic_diagram_file(capsys, tmp_path):
 
 def test_unknown_diagram_and_bad_shape_exit_2(capsys):
     status, _, err = run(capsys, "loops", "no_such.json")
-    assert status == 2 and "neither 'lstm' nor an existing diagram file" in err
+    assert status == 2 and "neither a built-in network (lstm, gru, rnn) nor an existing diagram file" in err
     status, _, err = run(capsys, "loops", "lstm", "--nn", "0")
     assert status == 2 and "--nn: expected a positive integer" in err
 
