@@ -1,4 +1,4 @@
-"""`blockloop crosscheck --cell gru|rnn` and `blockloop loops/draw gru|rnn`: the GRU and Elman RNN from the command line."""
+"""`blockloop crosscheck --cell gru|rnn` and `blockloop loops/draw gru|rnn`: GRU and Elman RNN from the CLI."""
 
 import json
 
