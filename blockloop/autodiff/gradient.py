@@ -125,6 +125,9 @@ def _select(program, backend):
     """None for the interpreter's sweep, else the compiled one (warns and falls back like simulate)."""
     if not isinstance(backend, str) or backend not in BACKENDS:
         raise SimulationError(f"backend: expected one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
+    from .interpreted import check_adjoints
+
+    check_adjoints(program)  # both sweeps: a block without an adjoint is named, never skipped
     if backend == "interpreter":
         return None
     from ..engine import interpreter

@@ -186,8 +186,11 @@ def _raise_non_finite(program, low: LoweredProgram, step: int, chunks: list, pla
                 continue
             name = low.op_blocks[o]
             block = program.blocks[name]
-            port = block.outputs[0]
             column, element = (int(i) for i in np.argwhere(~np.isfinite(values.T))[0])
+            for port in block.outputs:  # an op's outputs lie on consecutive rows, in port order
+                if element < program.out_sizes[(name, port)]:
+                    break
+                element -= program.out_sizes[(name, port)]
             where = f", sequence {first_column + column}" if plan.batch else ""
             raise NonFiniteError(
                 f"signal '{name}.{port}' ({block.type_name}) became non-finite at step {step}"

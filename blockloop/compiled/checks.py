@@ -117,6 +117,26 @@ def _delay(block, ins, outs, params, ints):
     return problem
 
 
+def _kalman(block, ins, outs, params, ints):
+    problem = _shape(ins, outs, 2, 4)
+    if problem:
+        return problem
+    if len(ints) != 3 or min(ints) < 1:
+        return f"(n, m, p) ≥ 1 expected, got {ints}"
+    n, m, p = ints
+    if ins != [m, p] or outs != [n, n, p, p]:
+        return f"inputs of sizes [{m}, {p}] and outputs [{n}, {n}, {p}, {p}] expected, got {ins} and {outs}"
+    if params is None or params.size != 2 * n * n + n * m + p * n + p * m + p * p:
+        return "A, B, H, D, Q, R expected as n², n·m, p·n, p·m, n², p² values"
+    try:
+        size = block.state_size(dict(zip(block.inputs, ins, strict=True)), dict(zip(block.outputs, outs, strict=True)))
+    except Exception as exc:  # a user block's state_size: any failure means it does not fit
+        return f"state_size failed ({exc})"
+    if not getattr(block, "has_state", False) or size != n + n * n:
+        return f"a state of n + n² = {n + n * n} values (x̂, P) expected, the block has {size}"
+    return None
+
+
 _CHECKS = {
     "gain_scalar": lambda b, i, o, p, n: _elementwise(b, i, o, p, n, n_in=1, n_params=1),
     "gain_elementwise": lambda b, i, o, p, n: _elementwise(b, i, o, p, n, n_in=1, n_params=o[0] if o else 0),
@@ -132,4 +152,5 @@ _CHECKS = {
     "source": _source,
     "sink": _sink,
     "delay": _delay,
+    "kalman": _kalman,
 }

@@ -126,6 +126,8 @@ class _Builder:
         self.rows: dict[tuple[str, str], tuple[int, int]] = {}
         self.code, self.args, self.fpar, self.ipar, self.op_blocks = [], [], [], [], []
         self.params: dict[str, ParamSlot] = {}
+        self.state_rows: dict[str, int] = {}  # kalman ops: first row of the state (x̂, P)
+        self.next_state: dict[str, int] = {}  # kalman ops: first row its op writes x̂[k+1], P[k+1] into
         self.by_index = {i: key for key, i in program.signal_index.items()}
 
     def allocate(self, size: int) -> int:
@@ -141,7 +143,7 @@ class _Builder:
         return offset
 
     def emit(self, name: str, block: Block, lowering) -> None:
-        (row, size), = (self.rows[(name, p)] for p in block.outputs)
+        row, size = self.rows[(name, block.outputs[0])]  # one output, or several on consecutive rows
         first = len(self.args) // 2
         for port in block.inputs:
             self.args.extend(self.input_rows(name, port))
@@ -158,9 +160,13 @@ class _Builder:
         if lowering.op == "select":
             p = len(self.ipar)
             self.ipar.extend(lowering.ints)
+        elif lowering.op == "kalman":  # ipar: fpar offset, n, m, p, state row, next-state row
+            n, _, n_z = lowering.ints
+            p, f = len(self.ipar), p
+            self.ipar.extend((f, *lowering.ints, self.state_rows[name], self.next_state[name]))
+            size = 2 * n + 2 * n_z  # x_pred, x_filt, z_pred, e: consecutive rows from the first
         self.code.append((OPCODES[lowering.op], row, size, first, len(block.inputs), p))
         self.op_blocks.append(name)
-
 
     def emit_activations(self, group: list[str], lowerings) -> None:
         """One ACTIVATIONS op over the group's consecutive input and output rows (see :mod:`.fusion`)."""
@@ -208,6 +214,11 @@ def lower(program) -> LoweredProgram:
                                                     lw.params.shape)
         elif lw.op == "source":
             sources[name] = bld.rows[(name, "y")]
+        elif lw.op == "kalman":  # its state (x̂, P) and the rows its op writes the next state into
+            n = lw.ints[0]
+            states[name] = (bld.allocate(n + n * n), n + n * n)
+            bld.state_rows[name] = states[name][0]
+            bld.next_state[name] = bld.allocate(n + n * n)
     # Pass 2: Demux outputs are views of their input's rows; other ops in schedule order.
     for name in program.order:
         block, lw = program.blocks[name], lowerings[name]
@@ -224,7 +235,8 @@ def lower(program) -> LoweredProgram:
     updates = []
     stage = 0
     for name, (row, size) in states.items():
-        updates.append((size, bld.input_rows(name, "u")[0], stage, row))
+        source = bld.next_state[name] if name in bld.next_state else bld.input_rows(name, "u")[0]
+        updates.append((size, source, stage, row))
         stage += size
     signal_rows = {i: bld.rows[key] for i, key in bld.by_index.items()}
     code = np.array(bld.code, dtype=np.int64).reshape(-1, WIDTH)

@@ -13,6 +13,7 @@ OPCODES = {
     "tanh": 7,
     "concat": 8,
     "select": 9,
+    "kalman": 11,
 }
 
 #: Sibling σ/tanh blocks fused by the lowering (:mod:`.fusion`); no block declares this op.
@@ -22,7 +23,7 @@ ACTIVATIONS = 10
 #: dtype's range). A run with ``check_finite`` watches their output rows every step; the other
 #: ops (σ, tanh, routing) and the structural ones cannot create a NaN or inf, only pass one on.
 MAY_OVERFLOW = frozenset(OPCODES[name] for name in ("gain_scalar", "gain_elementwise", "gain_matrix", "sum",
-                                                     "product"))
+                                                     "product", "kalman"))
 
 #: Ops whose output can be finite when an input is not: σ and tanh squash ±inf to a finite
 #: value, a Selector may drop the element. Every other op passes a NaN/inf on (0·inf and

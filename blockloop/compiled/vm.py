@@ -25,6 +25,7 @@ tanh                7   y = tanh u           (:func:`.mathfn.tanh`)       Tanh
 concat              8   y = [u₁; u₂; …]                                  Mux
 select              9   y_i = u[idx_i]                                   Selector
 activations        10   y_i = σ(u_i) or tanh(u_i), kind per row          σ/tanh siblings (.fusion)
+kalman             11   x̂, P → x̂ (pred, filt), ẑ, e; next x̂, P          KalmanFilter (:func:`_kalman_step`)
 ======================  ==============================================  =========================
 
 Resolved when lowering, never executed per op: Constant (rows written once), Inport and
@@ -60,6 +61,123 @@ def transpose_gains(code, args, fpar):
             for i in range(n):
                 for j in range(kn):
                     fpar[p + n * kn + j * n + i] = fpar[p + i * kn + j]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _kalman_step(sig, fpar, ipar, q, out, u, z, B):
+    """One step of :class:`blockloop.blocks.kalman.KalmanFilter` for every batch column.
+
+    ``ipar[q:q+6]`` = fpar offset of A, B, H, D, Q, R (row-major, in that order), n, m, p, the
+    state's first row (x̂ then P row-major) and the first row of the next state, which the
+    step's update copies into the state. ``out``, ``u``, ``z``: first element of the outputs
+    (x_pred, x_filt, z_pred, e on consecutive rows), of u and of z (rows × B). The equations
+    are the block's; S⁻¹ is applied by a Cholesky solve (S is symmetric positive definite), in
+    float64 whatever the program's dtype.
+    """
+    B, out, u, z = np.int64(B), np.int64(out), np.int64(u), np.int64(z)  # signed here: small loops, no mixing
+    f, n, m, p = ipar[q], ipar[q + 1], ipar[q + 2], ipar[q + 3]
+    sr, nr = ipar[q + 4] * B, ipar[q + 5] * B
+    fA = f
+    fB = fA + n * n
+    fH = fB + n * m
+    fD = fH + p * n
+    fQ = fD + p * m
+    fR = fQ + n * n
+    x, xf, zp, e = np.empty(n), np.empty(n), np.empty(p), np.empty(p)
+    P, PHt, S, L = np.empty((n, n)), np.empty((n, p)), np.empty((p, p)), np.empty((p, p))
+    K, HP, Pf, APf = np.empty((n, p)), np.empty((p, n)), np.empty((n, n)), np.empty((n, n))
+    for b in range(B):
+        for i in range(n):
+            x[i] = sig[sr + i * B + b]
+            for j in range(n):
+                P[i, j] = sig[sr + (n + i * n + j) * B + b]
+        for i in range(p):  # ẑ = H·x̂ + D·u, e = z − ẑ
+            acc = 0.0
+            for j in range(n):
+                acc += fpar[fH + i * n + j] * x[j]
+            for j in range(m):
+                acc += fpar[fD + i * m + j] * sig[u + j * B + b]
+            zp[i] = acc
+            e[i] = sig[z + i * B + b] - acc
+        for i in range(n):  # P·Hᵀ
+            for j in range(p):
+                acc = 0.0
+                for k in range(n):
+                    acc += P[i, k] * fpar[fH + j * n + k]
+                PHt[i, j] = acc
+        for i in range(p):  # S = H·P·Hᵀ + R, then its Cholesky factor L (S = L·Lᵀ)
+            for j in range(p):
+                acc = fpar[fR + i * p + j]
+                for k in range(n):
+                    acc += fpar[fH + i * n + k] * PHt[k, j]
+                S[i, j] = acc
+        for j in range(p):
+            d = S[j, j]
+            for k in range(j):
+                d -= L[j, k] * L[j, k]
+            L[j, j] = np.sqrt(d)
+            for i in range(j + 1, p):
+                acc = S[i, j]
+                for k in range(j):
+                    acc -= L[i, k] * L[j, k]
+                L[i, j] = acc / L[j, j]
+        for r in range(n):  # K[r] = S⁻¹·(P·Hᵀ)[r]: forward then backward substitution
+            for i in range(p):
+                acc = PHt[r, i]
+                for k in range(i):
+                    acc -= L[i, k] * K[r, k]
+                K[r, i] = acc / L[i, i]
+            for i in range(p - 1, -1, -1):
+                acc = K[r, i]
+                for k in range(i + 1, p):
+                    acc -= L[k, i] * K[r, k]
+                K[r, i] = acc / L[i, i]
+        for i in range(n):  # x̂[k|k] = x̂ + K·e
+            acc = x[i]
+            for j in range(p):
+                acc += K[i, j] * e[j]
+            xf[i] = acc
+        for i in range(n):
+            sig[out + i * B + b] = x[i]
+            sig[out + (n + i) * B + b] = xf[i]
+        for i in range(p):
+            sig[out + (n + n + i) * B + b] = zp[i]
+            sig[out + (n + n + p + i) * B + b] = e[i]
+        for i in range(p):  # H·P
+            for j in range(n):
+                acc = 0.0
+                for k in range(n):
+                    acc += fpar[fH + i * n + k] * P[k, j]
+                HP[i, j] = acc
+        for i in range(n):  # P[k|k] = P − K·H·P
+            for j in range(n):
+                acc = P[i, j]
+                for k in range(p):
+                    acc -= K[i, k] * HP[k, j]
+                Pf[i, j] = acc
+        for i in range(n):  # symmetrized
+            for j in range(i + 1, n):
+                s = 0.5 * (Pf[i, j] + Pf[j, i])
+                Pf[i, j] = s
+                Pf[j, i] = s
+        for i in range(n):  # A·P[k|k]
+            for j in range(n):
+                acc = 0.0
+                for k in range(n):
+                    acc += fpar[fA + i * n + k] * Pf[k, j]
+                APf[i, j] = acc
+        for i in range(n):  # next state: x̂[k+1|k] = A·x̂[k|k] + B·u, P[k+1|k] = A·P[k|k]·Aᵀ + Q
+            acc = 0.0
+            for k in range(n):
+                acc += fpar[fA + i * n + k] * xf[k]
+            for k in range(m):
+                acc += fpar[fB + i * m + k] * sig[u + k * B + b]
+            sig[nr + i * B + b] = acc
+            for j in range(n):
+                acc = fpar[fQ + i * n + j]
+                for k in range(n):
+                    acc += APf[i, k] * fpar[fA + j * n + k]
+                sig[nr + (n + i * n + j) * B + b] = acc
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -192,6 +310,8 @@ def run_steps(steps, code, args, fpar, ipar, sources, updates, logs, sig, src, l
                         else:
                             for b in range(B):
                                 sig[y + b] = sigmoid(sig[x + b])
+            elif op == 11:  # kalman: the time-varying filter, one sequence (batch column) at a time
+                _kalman_step(sig, fpar, ipar, p, out, u, np.uint64(args[a + 2]) * B, B)
             elif op == 9:  # select
                 for i in range(n):
                     x = u + np.uint64(ipar[p + i]) * B
