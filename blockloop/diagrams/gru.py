@@ -29,7 +29,7 @@ from ..blocks import Constant, Demux, Gain, Inport, Outport, Product, Sigmoid, S
 from ..blocks.base import as_float_array
 from ..engine import Diagram
 from ..errors import ParameterError
-from .rnn import network_head, stack, uniform_init
+from .rnn import StackedNetworkWeights, stack
 from .weights import _check, _check_finite
 
 __all__ = ["GRU_GATES", "GRULayerWeights", "GRUNetworkWeights", "gru_layer", "gru_network"]
@@ -81,40 +81,15 @@ class GRULayerWeights:
 
 
 @dataclass(frozen=True)
-class GRUNetworkWeights:
-    """Stacked GRU layers followed by the fully connected gain: ``y = F·h_L + F_bias``."""
+class GRUNetworkWeights(StackedNetworkWeights):
+    """Stacked GRU layers (:class:`GRULayerWeights`) followed by the fully connected gain."""
 
-    layers: tuple[GRULayerWeights, ...]
-    F: np.ndarray
-    F_bias: np.ndarray | None = None
-
-    def __post_init__(self):
-        layers, F, F_bias = network_head(self.layers, self.F, self.F_bias, GRULayerWeights)
-        object.__setattr__(self, "layers", layers)
-        object.__setattr__(self, "F", F)
-        object.__setattr__(self, "F_bias", F_bias)
-
-    @property
-    def ni(self) -> int:
-        return self.layers[0].ni
-
-    @property
-    def no(self) -> int:
-        return self.F.shape[0]
+    LAYER = GRULayerWeights
 
     @classmethod
-    def random(cls, ni: int, nn: int, no: int, n_layers: int = 1, seed: int = 0, bias: bool = True):
-        """PyTorch-style uniform(±1/√Nn) weights (numpy ``default_rng(seed)``), zero h0, F_bias if ``bias``."""
-        for name, val in (("ni", ni), ("nn", nn), ("no", no), ("n_layers", n_layers)):
-            if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 1:
-                raise ParameterError(f"{name}: expected a positive integer, got {val!r}")
-        draw = uniform_init(seed)
-        layers, n_in = [], ni
-        for _ in range(n_layers):
-            layers.append(GRULayerWeights(W=draw(3 * nn, n_in, nn), R=draw(3 * nn, nn, nn),
-                                          b_ih=draw(3 * nn, None, nn), b_hh=draw(3 * nn, None, nn)))
-            n_in = nn
-        return cls(layers=tuple(layers), F=draw(no, nn, nn), F_bias=draw(no, None, nn) if bias else None)
+    def random_layer(cls, draw, n_in: int, nn: int) -> GRULayerWeights:
+        return GRULayerWeights(W=draw(3 * nn, n_in, nn), R=draw(3 * nn, nn, nn), b_ih=draw(3 * nn, None, nn),
+                               b_hh=draw(3 * nn, None, nn))
 
 
 def gru_layer(weights: GRULayerWeights, name: str = "gru") -> Diagram:

@@ -100,15 +100,21 @@ def uniform_init(seed: int):
 
 
 @dataclass(frozen=True)
-class RNNNetworkWeights:
-    """Stacked Elman RNN layers followed by the fully connected gain: ``y = F·h_L + F_bias``."""
+class StackedNetworkWeights:
+    """Stacked recurrent layers followed by the fully connected gain: ``y = F·h_L + F_bias``.
 
-    layers: tuple[RNNLayerWeights, ...]
+    The common part of :class:`RNNNetworkWeights` and the GRU's; a subclass names its
+    ``LAYER`` type and draws one layer in :meth:`random_layer`.
+    """
+
+    layers: tuple
     F: np.ndarray
     F_bias: np.ndarray | None = None
 
+    LAYER = None  # the layer-weights class, set by each subclass
+
     def __post_init__(self):
-        layers, F, F_bias = network_head(self.layers, self.F, self.F_bias, RNNLayerWeights)
+        layers, F, F_bias = network_head(self.layers, self.F, self.F_bias, self.LAYER)
         object.__setattr__(self, "layers", layers)
         object.__setattr__(self, "F", F)
         object.__setattr__(self, "F_bias", F_bias)
@@ -122,6 +128,11 @@ class RNNNetworkWeights:
         return self.F.shape[0]
 
     @classmethod
+    def random_layer(cls, draw, n_in: int, nn: int):
+        """One layer's weights drawn with ``draw(rows, cols, nn)`` (see :func:`uniform_init`)."""
+        raise NotImplementedError
+
+    @classmethod
     def random(cls, ni: int, nn: int, no: int, n_layers: int = 1, seed: int = 0, bias: bool = True):
         """PyTorch-style uniform(±1/√Nn) weights (numpy ``default_rng(seed)``), zero h0, F_bias if ``bias``."""
         for name, val in (("ni", ni), ("nn", nn), ("no", no), ("n_layers", n_layers)):
@@ -130,9 +141,20 @@ class RNNNetworkWeights:
         draw = uniform_init(seed)
         layers, n_in = [], ni
         for _ in range(n_layers):
-            layers.append(RNNLayerWeights(W=draw(nn, n_in, nn), R=draw(nn, nn, nn), b=draw(nn, None, nn)))
+            layers.append(cls.random_layer(draw, n_in, nn))
             n_in = nn
         return cls(layers=tuple(layers), F=draw(no, nn, nn), F_bias=draw(no, None, nn) if bias else None)
+
+
+@dataclass(frozen=True)
+class RNNNetworkWeights(StackedNetworkWeights):
+    """Stacked Elman RNN layers (:class:`RNNLayerWeights`) followed by the fully connected gain."""
+
+    LAYER = RNNLayerWeights
+
+    @classmethod
+    def random_layer(cls, draw, n_in: int, nn: int) -> RNNLayerWeights:
+        return RNNLayerWeights(W=draw(nn, n_in, nn), R=draw(nn, nn, nn), b=draw(nn, None, nn))
 
 
 def rnn_layer(weights: RNNLayerWeights, name: str = "rnn") -> Diagram:
