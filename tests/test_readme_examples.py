@@ -86,6 +86,12 @@ def check_study_numbers(ns, out):
     assert got[5] == "8.9e-06" and got[6] == "['0.16', '0.0016', '1.6e-05']"
 
 
+def check_onnx(ns, out):
+    report = ns["report"]
+    assert report.ok and report.comparisons["float64"].max_abs <= 1e-12  # README: "float64 ≈ 4e-16 … True"
+    assert report.comparisons["float32"].max_abs <= 5e-6 and out.rstrip().endswith("True")
+
+
 CHECKS = {
     'd = Diagram("leaky integrator")': check_leaky_integrator,
     'print(crosscheck(w, u).as_dict()["float64"])': check_lstm_vs_torch,
@@ -97,6 +103,7 @@ CHECKS = {
     'net = load_diagram("net.json")': check_save_load,
     "crosscheck_bdsim(net, u": check_bdsim,
     "facts = system_facts(reference_system())": check_study_numbers,
+    "report = crosscheck_onnx(to_onnx(w), u)": check_onnx,
 }
 
 
