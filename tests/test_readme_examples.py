@@ -92,6 +92,12 @@ def check_onnx(ns, out):
     assert report.comparisons["float32"].max_abs <= 5e-6 and out.rstrip().endswith("True")
 
 
+def check_kalman(ns, out):
+    mse, trace_p = (float(v) for v in lines(out)[0].split())
+    assert round(mse, 2) == 0.58 and round(trace_p, 2) == 0.56  # README: "0.58 0.56"
+    assert 1e-6 < float(lines(out)[1]) < 5e-6  # README: "2e-6: tanh's s³/3 at scl = 1e-4"
+
+
 CHECKS = {
     'd = Diagram("leaky integrator")': check_leaky_integrator,
     'print(crosscheck(w, u).as_dict()["float64"])': check_lstm_vs_torch,
@@ -104,6 +110,7 @@ CHECKS = {
     "crosscheck_bdsim(net, u": check_bdsim,
     "facts = system_facts(reference_system())": check_study_numbers,
     "report = crosscheck_onnx(to_onnx(w), u)": check_onnx,
+    "kf = kalman_predictor_diagram(model)": check_kalman,
 }
 
 

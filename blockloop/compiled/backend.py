@@ -184,16 +184,18 @@ def _raise_non_finite(program, low: LoweredProgram, step: int, chunks: list, pla
             values = sig[row:row + size]
             if np.all(np.isfinite(values)):
                 continue
-            name = low.op_blocks[o]
+            name = low.op_blocks[o if o >= 0 else -1 - o]
             block = program.blocks[name]
-            column, element = (int(i) for i in np.argwhere(~np.isfinite(values.T))[0])
-            for port in block.outputs:  # an op's outputs lie on consecutive rows, in port order
-                if element < program.out_sizes[(name, port)]:
-                    break
-                element -= program.out_sizes[(name, port)]
+            column, flat = (int(i) for i in np.argwhere(~np.isfinite(values.T))[0])
+            value, element, port = values[flat, column], flat, None
+            if o >= 0:  # an op's outputs lie on consecutive rows, in port order
+                for port in block.outputs:
+                    if element < program.out_sizes[(name, port)]:
+                        break
+                    element -= program.out_sizes[(name, port)]
+            what = f"signal '{name}.{port}'" if o >= 0 else f"the state of '{name}'"
             where = f", sequence {first_column + column}" if plan.batch else ""
             raise NonFiniteError(
-                f"signal '{name}.{port}' ({block.type_name}) became non-finite at step {step}"
-                f"{where}, element {element} (value {values[element, column]}): an overflow in the diagram, "
-                "even if no logged signal shows it; check gains and initial states, or pass check_finite=False",
-                block=name, port=port, step=step)
+                f"{what} ({block.type_name}) became non-finite at step {step}{where}, element {element} "
+                f"(value {value}): an overflow in the diagram, even if no logged signal shows it; "
+                "check gains and initial states, or pass check_finite=False", block=name, port=port, step=step)

@@ -65,7 +65,9 @@ class LoweredProgram:
     watch : int64 (n_watch, 2)
         (row, size) of the outputs of the ops that can overflow (:data:`.opcodes.MAY_OVERFLOW`),
         in schedule order: with ``check_finite`` the step loop checks these rows every step.
-    watch_ops : the op (index into ``code``) of each ``watch`` row
+    watch_ops : the op (index into ``code``) of each ``watch`` row; ``-1 − o`` for the next-state
+        rows an op ``o`` computes (a KalmanFilter's), watched after all the outputs, as the
+        interpreter checks a step's updates after its ops
     sentinels : int64 (n, 2)
         (row, size) ranges, merged and sorted, of the inputs of the ops that can hide a non-finite
         value (:data:`.opcodes.MAY_HIDE`): the cheap per-step check of ``check_finite``.
@@ -246,6 +248,7 @@ def lower(program) -> LoweredProgram:
         n, m, p = op[N], args[2 * op[IN0] + 1], op[P]
         fpar[p + n * m:p + 2 * n * m] = fpar[p:p + n * m].reshape(n, m).T.reshape(-1)
     watch_ops = tuple(int(o) for o in np.flatnonzero(np.isin(code[:, OP], list(MAY_OVERFLOW))))
+    next_states = [(-1 - bld.op_blocks.index(name), row, states[name][1]) for name, row in bld.next_state.items()]
     return LoweredProgram(
         dtype=program.dtype, width=bld.width,
         code=code, args=args, fpar=fpar,
@@ -253,8 +256,9 @@ def lower(program) -> LoweredProgram:
         op_blocks=tuple(bld.op_blocks), rows=MappingProxyType(bld.rows), constants=tuple(constants),
         sources=MappingProxyType(sources), states=MappingProxyType(states),
         updates=np.array(updates, dtype=np.int64).reshape(-1, 4), params=MappingProxyType(bld.params),
-        signal_rows=signal_rows, watch_ops=watch_ops,
-        watch=code[list(watch_ops)][:, [OUT, N]].reshape(-1, 2).copy(),
+        signal_rows=signal_rows, watch_ops=watch_ops + tuple(o for o, _, _ in next_states),
+        watch=np.concatenate([code[list(watch_ops)][:, [OUT, N]].reshape(-1, 2),
+                              np.array([(r, n) for _, r, n in next_states], dtype=np.int64).reshape(-1, 2)]),
         sentinels=_merged_ranges((args[2 * (op[IN0] + j)], args[2 * (op[IN0] + j) + 1])
                                  for op in code if op[OP] in MAY_HIDE for j in range(op[NIN])),
     )

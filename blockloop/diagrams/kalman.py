@@ -349,8 +349,8 @@ def kalman_time_varying_diagram(model: LinearGaussianModel, name: str = "kalman_
 
     Same ports as :func:`kalman_filter_diagram`: Inports ``u``, ``z``; Outports ``x_filt``,
     ``x_pred``, ``z_pred``, ``e``. Its gain K[k] = P[k|k−1]·Hᵀ·S[k]⁻¹ converges to the steady
-    state's when the model is detectable and stabilizable. Runs on the interpreter only (see
-    :class:`~blockloop.blocks.kalman.KalmanFilter`).
+    state's when the model is detectable and stabilizable. Runs on both backends (see
+    :class:`~blockloop.blocks.kalman.KalmanFilter`; no adjoint).
     """
     model = _model(model)
     d = Diagram(name)

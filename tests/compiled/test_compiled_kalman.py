@@ -103,3 +103,19 @@ def test_a_user_block_that_borrows_the_op_with_another_state_falls_back():
     program = diagram(Mimic(**system(2, 1, 1, seed=0)), 1, 1).compile()
     with pytest.warns(BackendFallbackWarning, match="state of n \\+ n² = 6 values"):
         program.simulate({"u": np.zeros((5, 1)), "z": np.ones((5, 1))}, backend="compiled")
+
+
+def test_an_overflowing_covariance_is_named_as_the_state_on_both_backends():
+    """A = 1e200: the outputs of step 0 are finite, P[1|0] = A·P·Aᵀ = inf is the state's element 1."""
+    from blockloop.errors import NonFiniteError
+
+    program = diagram(KalmanFilter(A=1e200, B=0.0, H=1.0, D=0.0, Q=0.0, R=1.0, x0=[1.0], P0=[[1.0]]), 1, 1).compile()
+    feeds = {"u": np.zeros((3, 1)), "z": np.ones((3, 1))}
+    messages = {}
+    for backend in ("compiled", "interpreter"):
+        with pytest.raises(NonFiniteError) as err:
+            program.simulate(feeds, backend=backend)
+        assert (err.value.block, err.value.port, err.value.step) == ("kf", None, 0)
+        messages[backend] = str(err.value)
+    assert "the state of 'kf' (KalmanFilter) became non-finite at step 0, element 1 (value inf)" in messages["compiled"]
+    assert messages["compiled"] == messages["interpreter"]

@@ -208,7 +208,7 @@ def _connect(workers, scheduler, n_runs):
     if scheduler:
         try:
             client = Client(scheduler, timeout=CONNECT_TIMEOUT)
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, ValueError) as exc:  # ValueError: not an address ("missing port number")
             raise ParameterError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
         return client, None, len(client.scheduler_info().get("workers", {}))
     n = max(1, min(int(workers or os.cpu_count() or 1), n_runs))
