@@ -295,6 +295,14 @@ class Block:
         """x[0] as a vector of ``size`` (stateful blocks only)."""
         raise NotImplementedError(f"{self.type_name} has no state")
 
+    def check_initial_state(self, x: np.ndarray) -> str | None:
+        """Why a per-run initial state ``x`` (B, size), already of the right size, is not valid, or None.
+
+        Blocks whose state has structure beyond its size (a covariance) override this; the run
+        is refused with the reason, naming the block.
+        """
+        return None
+
     def update(self, u: Sequence[np.ndarray], x: np.ndarray) -> np.ndarray:
         """x[k+1] from u[k] and x[k] (stateful blocks only)."""
         raise NotImplementedError(f"{self.type_name} has no state")

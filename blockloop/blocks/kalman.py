@@ -146,6 +146,22 @@ class KalmanFilter(Block):
     def initial_state(self, size):
         return np.concatenate([self.x0, self.P0.reshape(-1)])
 
+    def check_initial_state(self, x):
+        """The P part of each sequence's [x̂, P] must be a symmetric positive semi-definite n×n matrix."""
+        n = self.n
+        for b, P in enumerate(np.asarray(x, dtype=np.float64)[:, n:].reshape(-1, n, n)):
+            if not np.all(np.isfinite(P)):
+                continue  # reported as non-finite where check_finite asks for it
+            scale = max(1.0, float(np.max(np.abs(P))))
+            seq = f"sequence {b}: " if len(x) > 1 else ""
+            if float(np.max(np.abs(P - P.T))) > 1e-12 * scale:
+                return f"{seq}P (elements {n}… of the state) is not symmetric; a covariance equals its transpose"
+            lowest = float(np.linalg.eigvalsh(P).min())
+            if lowest < -1e-12 * scale:
+                return (f"{seq}P (elements {n}… of the state) is not positive semi-definite (smallest eigenvalue "
+                        f"{lowest:.3g}); the state is [x̂ (n), P (n×n, row-major)]")
+        return None
+
     def _correct(self, u, z, x):
         n = self.n
         xp = x[:, :n]

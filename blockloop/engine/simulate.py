@@ -246,6 +246,9 @@ def _prepare_states(program: Program, initial_states, check_finite: bool) -> dic
                 cast = arr.astype(program.dtype, copy=False)
             if check_finite:
                 _check_finite_cast(arr, cast, f"initial state of '{name}'", step_axis=False)
+            problem = program.blocks[name].check_initial_state(np.atleast_2d(arr))
+            if problem:
+                raise SimulationError(f"initial state of '{name}' ({program.blocks[name].type_name}): {problem}")
         else:
             cast = program.blocks[name].initial_state(size).astype(program.dtype, copy=False)
         x0[name] = cast

@@ -119,3 +119,15 @@ def test_an_overflowing_covariance_is_named_as_the_state_on_both_backends():
         messages[backend] = str(err.value)
     assert "the state of 'kf' (KalmanFilter) became non-finite at step 0, element 1 (value inf)" in messages["compiled"]
     assert messages["compiled"] == messages["interpreter"]
+
+
+@pytest.mark.parametrize("backend", ["compiled", "interpreter"])
+def test_a_per_run_covariance_that_is_not_psd_is_refused(backend):
+    from blockloop.errors import SimulationError
+
+    program = diagram(KalmanFilter(A=0.9, B=0.0, H=1.0, D=0.0, Q=0.1, R=1.0), 1, 1).compile()
+    feeds = {"u": np.zeros((3, 2, 1)), "z": np.ones((3, 2, 1))}
+    with pytest.raises(SimulationError, match=r"initial state of 'kf' \(KalmanFilter\): sequence 1: P .* not positive"):
+        program.simulate(feeds, backend=backend, initial_states={"kf": [[0.0, 1.0], [0.0, -10.0]]})
+    res = program.simulate(feeds, backend=backend, initial_states={"kf": [[0.0, 1.0], [0.0, 0.0]]})  # P = 0 is fine
+    assert np.all(np.isfinite(res["x_filt"]))
