@@ -1,7 +1,7 @@
 """``import blockloop`` and ``blockloop --help`` load nothing heavy (issue 10); the public API is unchanged.
 
 Checked on ``sys.modules`` in a fresh interpreter (deterministic, unlike a timing): networkx,
-scipy, torch, matplotlib, python-control and numba are imported where they are used, not when
+scipy, torch, matplotlib, python-control, numba and pandas are imported where they are used, not when
 blockloop is imported. numpy is allowed.
 """
 
@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-HEAVY = ("networkx", "scipy", "torch", "matplotlib", "control", "numba")
+HEAVY = ("networkx", "scipy", "torch", "matplotlib", "control", "numba", "pandas")
 
 
 def loaded_after(code: str) -> set[str]:

@@ -136,6 +136,30 @@ class NetworkWeights:
     def no(self) -> int:
         return self.F.shape[0]
 
+    def _summary(self) -> tuple[str, list[list[str]]]:
+        title = (f"NetworkWeights: {len(self.layers)} LSTM layer{'s' * (len(self.layers) != 1)}, "
+                 f"ni={self.ni}, no={self.no}")
+        rows = [[f"layer {k + 1}", str(lay.nn), str(lay.W.shape), str(lay.R.shape), str(lay.b.shape)]
+                for k, lay in enumerate(self.layers)]
+        rows.append(["F", "", str(self.F.shape), "",
+                     str(self.F_bias.shape) if self.F_bias is not None else ""])
+        return title, rows
+
+    def __str__(self) -> str:
+        """A summary: layer count, ni, no, then per layer its units Nn and the shapes of W, R, b;
+        last the shape of F (and of F_bias when there is one)."""
+        from .._display import text_table
+
+        title, rows = self._summary()
+        return title + "\n" + text_table(["", "Nn", "W / F", "R", "b / F_bias"], rows)
+
+    def _repr_html_(self) -> str:
+        """The :meth:`__str__` summary as an HTML table, for notebooks."""
+        from .._display import html_block, html_table
+
+        title, rows = self._summary()
+        return html_block(title, table=html_table(["", "Nn", "W / F", "R", "b / F_bias"], rows))
+
     @classmethod
     def random(cls, ni: int, nn: int, no: int, n_layers: int = 1, seed: int = 0) -> NetworkWeights:
         """Uniform [0, 1) weights and initial states drawn as MATLAB's ``rand`` would after ``rng(seed)``.

@@ -179,6 +179,30 @@ class LoopReport:
         """Loops whose family has ``role`` (``"inner"``, ``"outer"`` or ``"algebraic"``)."""
         return tuple(lp for lp in self.loops if lp.role == role)
 
+    def _summary(self) -> tuple[str, list[str], list[list[str]]]:
+        title = f"LoopReport: {len(self.loops)} loop{'s' * (len(self.loops) != 1)} in " \
+                f"{len(self.families)} famil{'ies' if len(self.families) != 1 else 'y'}"
+        notes = [f"truncated at max_loops={self.max_loops}: the lists are incomplete"] if self.truncated else []
+        rows = [[fam.name, fam.label or fam.role, str(len(fam.loops)), fam.loops[0].describe() if fam.loops else ""]
+                for fam in self.families]
+        return title, notes, rows
+
+    def __str__(self) -> str:
+        """A summary: loop and family counts, a truncation notice, then per family its name, label,
+        number of loops and its first loop (:meth:`FeedbackLoop.describe`)."""
+        from .._display import text_table
+
+        title, notes, rows = self._summary()
+        table = text_table(["family", "label", "loops", "first loop"], rows) if rows else "  (no feedback loops)"
+        return "\n".join([title, *("  " + n for n in notes), table])
+
+    def _repr_html_(self) -> str:
+        """The :meth:`__str__` summary as HTML (names escaped), for notebooks."""
+        from .._display import html_block, html_table
+
+        title, notes, rows = self._summary()
+        return html_block(title, notes, html_table(["family", "label", "loops", "first loop"], rows))
+
     def as_dict(self) -> dict:
         return {"loops": [lp.as_dict() for lp in self.loops], "families": [f.as_dict() for f in self.families],
                 "truncated": self.truncated, "max_loops": self.max_loops}

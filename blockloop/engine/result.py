@@ -61,3 +61,83 @@ class Result:
     def __repr__(self) -> str:
         shapes = ", ".join(f"{k}{tuple(v.shape)}" for k, v in self.signals.items())
         return f"<Result T={len(self.t)} Ts={self.Ts:g} s: {shapes}>"
+
+    # -- display -------------------------------------------------------------------------------------
+
+    def _summary(self) -> tuple[str, list[list[str]]]:
+        batch = f", batch={next(iter(self.signals.values())).shape[1]}" if self.batched and self.signals else ""
+        title = f"Result: T={len(self.t)} steps, Ts={self.Ts:g} s{batch}"
+        rows = [[name, kind, str(tuple(np.shape(v)))]
+                for kind, group in (("output", self.outputs), ("probe", self.probes)) for name, v in group.items()]
+        return title, rows
+
+    def __str__(self) -> str:
+        """A summary: T, Ts, batch size (batched results only), then one line per signal: name, kind, shape."""
+        from .._display import text_table
+
+        title, rows = self._summary()
+        return title + ("\n" + text_table(["signal", "kind", "shape"], rows) if rows else "\n  (no signals)")
+
+    def _repr_html_(self) -> str:
+        """The :meth:`__str__` summary as an HTML table (names HTML-escaped), for notebooks."""
+        from .._display import html_block, html_table
+
+        title, rows = self._summary()
+        return html_block(title, table=html_table(["signal", "kind", "shape"], rows))
+
+    # -- export --------------------------------------------------------------------------------------
+
+    def to_pandas(self):
+        """The signals as a :class:`pandas.DataFrame`, one column per signal element.
+
+        Columns are ``"name[k]"``: element ``k`` of signal ``name`` (outputs first, then probes; an
+        element axis of more than one dimension is flattened in C order). Unbatched: indexed by the
+        time ``t`` (seconds), one row per step. Batched: indexed by a :class:`pandas.MultiIndex`
+        ``(t, sequence)``, time-major, ``sequence`` being the batch row 0..B-1.
+
+        Raises :class:`~blockloop.errors.MissingDependencyError` (an ImportError) without pandas.
+        """
+        try:
+            import pandas as pd
+        except ImportError as exc:
+            from ..errors import MissingDependencyError
+
+            raise MissingDependencyError("Result.to_pandas needs pandas: pip install pandas") from exc
+        T = len(self.t)
+        columns = {}
+        for name, value in self.signals.items():
+            arr = np.asarray(value)
+            flat = arr.reshape(T * arr.shape[1], -1) if self.batched else arr.reshape(T, -1)
+            for k in range(flat.shape[1]):
+                columns[f"{name}[{k}]"] = flat[:, k]
+        if self.batched:
+            B = next(iter(self.signals.values())).shape[1] if self.signals else 0
+            index = pd.MultiIndex.from_arrays([np.repeat(self.t, B), np.tile(np.arange(B), T)],
+                                              names=["t", "sequence"])
+        else:
+            index = pd.Index(np.asarray(self.t), name="t")
+        return pd.DataFrame(columns, index=index)
+
+    def save(self, path) -> None:
+        """Write the result to ``path`` as a ``.npz`` (numpy's zip of arrays; no pickled objects).
+
+        Stored: ``t``, ``Ts``, ``batched``, the signal names (``output_names``, ``probe_names``, as
+        unicode arrays) and each signal as ``output_<i>`` / ``probe_<i>`` in name order. numpy
+        appends ``.npz`` to a path without it. Read it back with :meth:`load`.
+        """
+        arrays = {"t": np.asarray(self.t), "Ts": np.asarray(float(self.Ts)), "batched": np.asarray(bool(self.batched)),
+                  "output_names": np.asarray(list(self.outputs), dtype=str),
+                  "probe_names": np.asarray(list(self.probes), dtype=str)}
+        for kind, group in (("output", self.outputs), ("probe", self.probes)):
+            for i, value in enumerate(group.values()):
+                arrays[f"{kind}_{i}"] = np.asarray(value)
+        np.savez(path, **arrays)
+
+    @classmethod
+    def load(cls, path) -> Result:
+        """Read a result written by :meth:`save` (``allow_pickle=False``): same names, arrays, Ts and batched."""
+        with np.load(path, allow_pickle=False) as data:
+            groups = {kind: {str(name): data[f"{kind}_{i}"] for i, name in enumerate(data[f"{kind}_names"])}
+                      for kind in ("output", "probe")}
+            return cls(t=data["t"], outputs=groups["output"], probes=groups["probe"], Ts=float(data["Ts"]),
+                       batched=bool(data["batched"]))

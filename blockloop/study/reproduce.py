@@ -239,6 +239,7 @@ def _run_section(name: str, res, ref: dict, computed, sys, cfg: StudyConfig, u_v
                "final_lr": vp(summary["final_lr"], last[3]),
                "wall_s": vp(summary["wall_s"], pub.MATLAB_SECONDS_PER_RUN if full else None),
                "published_log": [dict(zip(("epoch", "rmse", "loss", "lr"), r, strict=True)) for r in ref["log"]],
+               "loss_curve": _loss_curve(res.loss),
                "gate_changes_vs_computed": gate_changes(computed, res.weights),
                "validation": _validation(name, res.weights, sys, u_val, out)}
     if name == "from_computed":
@@ -256,6 +257,13 @@ def _run_section(name: str, res, ref: dict, computed, sys, cfg: StudyConfig, u_v
     else:
         section["F_bias"] = vp(float(res.weights.F_bias[0]), ref["F_bias"] if full else None)
     return section
+
+
+def _loss_curve(loss) -> list:
+    """The training loss of every epoch (``loss_curve[e-1]`` at epoch e, before its update, as in the
+    log), each rounded to 7 significant digits (float32 precision) to keep ``results.json`` small;
+    a non-finite loss becomes None in the JSON."""
+    return [float(f"{float(v):.7g}") for v in np.asarray(loss, dtype=np.float64).ravel()]
 
 
 def _plot_losses(runs: dict, out: Path) -> None:

@@ -3,6 +3,7 @@
 import json
 import re
 
+import numpy as np
 import pytest
 
 pytest.importorskip("torch")
@@ -57,6 +58,26 @@ def test_results_json_has_every_section_and_published_values(study):
     assert res["training"]["from_computed"]["gate_changes_vs_computed"]["i"] == {"W": 0.0, "R": 0.0, "b": 0.0}
     assert res["parameters"]["reference_example"]["counted"] == 120000
     assert res["timing"]["matlab_s_per_run"] == 45.0
+
+
+def test_results_json_holds_the_full_loss_curve(study):
+    _, out, _ = study
+    res = json.loads((out / "results.json").read_text())
+    for name in ("from_computed", "from_random"):
+        run = res["training"][name]
+        curve = run["loss_curve"]
+        assert len(curve) == QUICK_EPOCHS and all(isinstance(v, float) for v in curve)
+        # the curve's first and last entries are the logged epoch-1 and last-epoch losses, to 7 digits
+        assert curve[0] == pytest.approx(run["initial_loss"]["value"], rel=1e-6)
+        assert curve[-1] == pytest.approx(run["last_logged_loss"]["value"], rel=1e-6)
+        assert {e["epoch"]: e["loss"] for e in run["log"]}[1] == pytest.approx(curve[0], rel=1e-6)
+
+
+def test_loss_curve_rounds_to_seven_digits_and_maps_nan_to_null():
+    from blockloop.study.reproduce import _jsonable, _loss_curve
+
+    assert _loss_curve(np.array([1.2345678912, 30.3, 1e-20 / 3])) == [1.234568, 30.3, 3.333333e-21]
+    assert json.dumps(_jsonable(_loss_curve([np.nan, 2.0]))) == "[null, 2.0]"
 
 
 def test_report_files_reference_existing_figures(study):
