@@ -14,6 +14,7 @@ __all__ = [
     "DifferentiationError",
     "ModelFileError",
     "ConfigError",
+    "MissingDependencyError",
 ]
 
 
@@ -87,6 +88,10 @@ class DiagramFileError(BlockloopError, ValueError):
         super().__init__(f"{where}: {message}" if where else message)
         self.path = path
         self.location = location
+
+
+class MissingDependencyError(BlockloopError, ImportError):
+    """An optional package a feature needs is not installed; the message names the ``pip install`` that fixes it."""
 
 
 class DifferentiationError(BlockloopError, TypeError):

@@ -28,6 +28,12 @@ def check_leaky_integrator(ns, out):
     np.testing.assert_allclose(ns["result"]["y"][:3, 0], [1.0, 1.9, 2.71], rtol=1e-15)
 
 
+def check_result_export(ns, out):
+    assert lines(out) == ["Result: T=50 steps, Ts=0.01 s", "  signal  kind    shape", "  y       output  (50, 1)",
+                          "(50, 1) t ['y[0]']"]
+    np.testing.assert_array_equal(ns["df"]["y[0]"].to_numpy(), ns["result"]["y"][:, 0])
+
+
 def check_lstm_vs_torch(ns, out):
     check = ns["crosscheck"](ns["w"], ns["u"]).as_dict()
     assert check["float64"]["norm"] < 1e-14 and check["float32"]["norm"] < 5e-6  # rounding (README: machine-dependent)
@@ -98,8 +104,13 @@ def check_kalman(ns, out):
     assert 1e-6 < float(lines(out)[1]) < 5e-6  # README: "2e-6: tanh's s³/3 at scl = 1e-4"
 
 
+def check_torch_file(ns, out):
+    assert lines(out) == ["3 [8, 8] 1", "True"]  # README: the file's shapes, and a passing crosscheck
+
+
 CHECKS = {
     'd = Diagram("leaky integrator")': check_leaky_integrator,
+    'result.save("leaky.npz")': check_result_export,
     'print(crosscheck(w, u).as_dict()["float64"])': check_lstm_vs_torch,
     'fast = program.simulate({"u": u}, backend="compiled")': check_backends,
     "r = blockloop.gradient(": check_gradient,
@@ -110,6 +121,7 @@ CHECKS = {
     "crosscheck_bdsim(net, u": check_bdsim,
     "facts = system_facts(reference_system())": check_study_numbers,
     "report = crosscheck_onnx(to_onnx(w), u)": check_onnx,
+    'w = load_torch_model("model.pt")': check_torch_file,
     "kf = kalman_predictor_diagram(model)": check_kalman,
 }
 

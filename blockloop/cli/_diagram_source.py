@@ -1,8 +1,9 @@
 """The DIAGRAM argument shared by ``blockloop loops`` and ``blockloop draw``.
 
 ``lstm``, ``gru`` and ``rnn`` are the built-in LSTM, GRU and Elman RNN networks (random weights;
-the structure does not depend on them); anything else is a diagram file written by
-:func:`blockloop.io.save_diagram`.
+the structure does not depend on them); a ``.pt``/``.pth`` file is a PyTorch
+``state_dict`` of an ``nn.LSTM`` and optional ``nn.Linear`` (read with ``torch.load(weights_only=True)``);
+anything else is a diagram file written by :func:`blockloop.io.save_diagram`.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ _SHAPE_FLAGS = ("layers", "ni", "nn", "no")
 def add_diagram_arguments(p) -> None:
     """Add the positional DIAGRAM and the LSTM shape options to parser ``p``."""
     p.add_argument("diagram", metavar="DIAGRAM",
-                   help="'lstm', 'gru' or 'rnn' (a built-in network) or a diagram file (.json) written by "
-                        "save_diagram")
+                   help="'lstm', 'gru' or 'rnn' (a built-in network), a diagram file (.json) written by "
+                        "save_diagram, or a PyTorch state_dict (.pt/.pth) of an nn.LSTM and optional nn.Linear")
     p.add_argument("--layers", type=int, default=None, help="built-in network: stacked layers (default 1)")
     p.add_argument("--ni", type=int, default=None, help="built-in network: inputs (default 4)")
     p.add_argument("--nn", type=int, default=None, help="built-in network: units per layer (default 3)")
@@ -56,10 +57,24 @@ def diagram_from_args(args):
     except ImportError as exc:  # pragma: no cover - blockloop.io ships with the package
         raise ParameterError(f"cannot read diagram files here ({exc}); use the built-in '{BUILTIN}'") from None
     path = Path(args.diagram)
+    if path.suffix.lower() in (".pt", ".pth"):
+        return diagram_from_model_file(path), _lstm_words()
     if not path.exists():
         raise ParameterError(f"DIAGRAM: '{args.diagram}' is neither a built-in network ({', '.join(BUILTINS)}) "
                              "nor an existing diagram file (.json written by blockloop.io.save_diagram)")
     return load_diagram(path), _lstm_words()
+
+
+def diagram_from_model_file(path):
+    """The LSTM diagram of a PyTorch ``state_dict`` file (``.pt``/``.pth``), named after the file's stem.
+
+    Read with ``blockloop.interop.torch_file.load_torch_model`` (``torch.load(weights_only=True)``);
+    a file it cannot map is a ``ModelFileError`` naming the key or module.
+    """
+    from ..diagrams import lstm_network
+    from ..interop.torch_file import load_torch_model
+
+    return lstm_network(load_torch_model(path), name=Path(path).stem)
 
 
 def _builtin(args):

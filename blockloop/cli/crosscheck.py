@@ -32,9 +32,17 @@ def register(sub) -> None:
                         "(float64, one run per batch row, tolerance 1e-12) and time it; onnx: export to ONNX and run "
                         "it in onnxruntime (float32) and onnx.reference (float64); keras: Keras 3 LSTM + Dense on "
                         "the torch backend; jax: Flax LSTM cells on CPU. Several allowed (--against onnx keras)")
-    p.add_argument("--model", metavar="MODEL.onnx", default=None,
-                   help="check an ONNX model file instead of random weights: import it as a diagram and compare "
-                        "with the file run in onnxruntime and onnx.reference (uses --steps, --batch, --seed, --ts)")
+    p.add_argument("--model", metavar="MODEL", default=None,
+                   help="check a model file instead of random weights. MODEL.onnx: import it as a diagram and "
+                        "compare with the file run in onnxruntime and onnx.reference; MODEL.pt/.pth: a saved "
+                        "state_dict of an nn.LSTM and optional nn.Linear (read with torch.load(weights_only=True), "
+                        "never unpickling other objects), checked like the random network (--ni/--nn/--no/--layers "
+                        "are taken from the file; uses --steps, --batch, --seed, --ts)")
+    p.add_argument("--rtol", type=_nonnegative_float, default=None, metavar="R",
+                   help="relative tolerance: pass when norm(diff) ≤ atol + R·norm(y) (overrides the default, "
+                        "c·eps·max(1, max|y|)·(Ni+Nn+1)·layers·√T; LSTM with torch only)")
+    p.add_argument("--atol", type=_nonnegative_float, default=None, metavar="A",
+                   help="absolute tolerance on the MATLAB norm of the difference (with --rtol, or alone)")
     p.add_argument("--plot", metavar="FILE.png",
                    help="save the comparison plot of y: diagram float64 against torch float32 (the reference's "
                         "setup) and torch float64, with a |difference| panel (.png/.svg/.pdf)")
@@ -50,17 +58,25 @@ def run(args) -> int:
 
     _check_plot_path(args.plot)
     against = args.against or ["torch"]
+    weights = None
     if args.model is not None:
-        from .crosscheck_libraries import run_model
+        from .crosscheck_libraries import load_torch_model, run_model
 
-        return run_model(args)
-    shape = (args.steps, args.ni) if args.batch is None else (args.steps, args.batch, args.ni)
+        weights = load_torch_model(args)  # None unless a PyTorch file (.pt/.pth)
+        if weights is None:
+            return run_model(args)
+    ni = args.ni if weights is None else weights.ni
+    shape = (args.steps, ni) if args.batch is None else (args.steps, args.batch, ni)
     # MATLAB's randn stream cannot be reproduced; the input is numpy's seeded normal.
     u = np.random.default_rng(args.seed).standard_normal(shape)
     if args.cell != "lstm":
         return _run_recurrent(args, against, u)
-    weights = NetworkWeights.random(args.ni, args.nn, args.no, n_layers=args.layers, seed=args.seed)
-    report = crosscheck(weights, u, Ts=args.ts, per_gate=args.per_gate, backend=args.backend)
+    if weights is None:
+        weights = NetworkWeights.random(args.ni, args.nn, args.no, n_layers=args.layers, seed=args.seed)
+    report = crosscheck(weights, u, Ts=args.ts, per_gate=args.per_gate, backend=args.backend,
+                        rtol=args.rtol, atol=args.atol)
+    if args.model is not None:
+        report.shapes["model"] = str(args.model)
     bdsim_check = _against_bdsim(report, weights, u, args.ts) if "bdsim" in against else None
     if set(against) & {"onnx", "keras", "jax"}:
         from .crosscheck_libraries import LIBRARIES, add_library_comparisons
@@ -92,6 +108,7 @@ def _run_recurrent(args, against, u) -> int:
 
     unsupported = [f"--against {a}" for a in against if a != "torch"] + (["--per-gate"] if args.per_gate else [])
     unsupported += ["--plot"] if args.plot is not None else []
+    unsupported += [f"--{k}" for k in ("rtol", "atol") if getattr(args, k, None) is not None]
     if unsupported:
         raise ParameterError(f"--cell {args.cell}: {', '.join(unsupported)} work with --cell lstm only")
     weights_class = {"gru": diagrams.GRUNetworkWeights, "rnn": diagrams.RNNNetworkWeights}[args.cell]
@@ -105,6 +122,20 @@ def _run_recurrent(args, against, u) -> int:
                                               f"{args.cell.upper()} diagram vs torch.{torch_name}").splitlines()
         print("\n".join(line for line in lines if not line.startswith("reference (Simulink")))  # an LSTM figure
     return 0 if report.ok else 1
+
+
+def _nonnegative_float(text: str) -> float:
+    """A finite number ≥ 0 (``--rtol``, ``--atol``); anything else is a usage error (exit 2)."""
+    import argparse
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number ≥ 0, got {text!r}")
+    return value
 
 
 def _check_plot_path(path) -> None:
@@ -147,7 +178,8 @@ def _against_bdsim(report, weights, u, Ts):
 def format_report(report) -> str:
     s = report.shapes
     units = ",".join(str(n) for n in s["nn"])
-    lines = [f"LSTM diagram vs torch.nn.LSTM: Ni={s['ni']} Nn={units} No={s['no']} layers={s['layers']} "
+    lines = [f"model file: {s['model']}"] if s.get("model") else []
+    lines += [f"LSTM diagram vs torch.nn.LSTM: Ni={s['ni']} Nn={units} No={s['no']} layers={s['layers']} "
              f"T={s['steps']} batch={s['batch'] or 'none'} Ts={s['Ts']:g} s",
              f"{'comparison':<18}{'norm (MATLAB)':>16}{'max |diff|':>14}{'tolerance':>12}  ok"]
     labels = {"float64": "float64 vs float64", "float32": "float32 vs float32",
@@ -157,6 +189,10 @@ def format_report(report) -> str:
                      f"{'yes' if c.ok else 'NO'}")
         for name, d in c.per_signal.items():
             lines.append(f"  {name:<16}{d['norm']:>16.3e}{d['max_abs']:>14.3e}")
+    if s.get("rtol") is not None or s.get("atol") is not None:
+        lines.append(f"tolerance: atol {s.get('atol') or 0:g} + rtol {s.get('rtol') or 0:g} × norm(y)")
+    elif "tolerances" in s:
+        lines.append("tolerances: eps · max(1, max|y|) · (Ni+Nn+1) · layers · √T of each precision")
     if s.get("tolerance_scale", 1.0) > 1.0:
         lines.append(f"tolerances are scaled by {s['tolerance_scale']:.3g} (max |y|: rounding grows with the outputs)")
     lines.append("reference (Simulink double vs toolbox single): norm 5.8006e-07")

@@ -9,7 +9,7 @@ diagram against the file. A missing optional extra is a one-line error naming th
 
 from __future__ import annotations
 
-__all__ = ["LIBRARIES", "add_library_comparisons", "run_model", "format_comparisons"]
+__all__ = ["LIBRARIES", "add_library_comparisons", "run_model", "format_comparisons", "load_torch_model"]
 
 LIBRARIES = ("onnx", "keras", "jax")
 _SHORT = {"float64": "float64", "float32": "float32", "reference_setup": "f64 vs f32", "float64_head": "f64 head"}
@@ -68,6 +68,24 @@ def format_comparisons(report, title: str, labels: dict | None = None) -> str:
     return "\n".join(lines)
 
 
+def load_torch_model(args):
+    """``--model FILE.pt|.pth``: the file's NetworkWeights (see ``blockloop.interop.torch_file``); None for other files.
+
+    Only ``--cell lstm`` applies to such a file; ``--ni/--nn/--no/--layers`` are read from it.
+    """
+    from pathlib import Path
+
+    from ..errors import ParameterError
+    from ..interop.torch_file import TORCH_SUFFIXES
+    from ..interop.torch_file import load_torch_model as load
+
+    if Path(args.model).suffix.lower() not in TORCH_SUFFIXES:
+        return None
+    if getattr(args, "cell", "lstm") != "lstm":
+        raise ParameterError(f"--model {args.model}: a PyTorch file is checked as an LSTM; drop --cell {args.cell}")
+    return load(args.model)
+
+
 MODEL_LABELS = {"float64": "float64 (reference)", "float32": "float32 (ort)", "reference_setup": "float64 vs f32 ort"}
 
 
@@ -83,7 +101,7 @@ def run_model(args) -> int:
 
     path = Path(args.model)
     if path.suffix.lower() != ".onnx":
-        raise ParameterError(f"--model {args.model}: expected an ONNX file (.onnx)")
+        raise ParameterError(f"--model {args.model}: expected an ONNX file (.onnx) or a PyTorch state_dict (.pt, .pth)")
     _crosscheck_function("onnx")
     from ..interop.onnx import crosscheck_onnx
 

@@ -4,7 +4,9 @@ The model's recurrent layers (LSTM, GRU, RNN; forward) and its fully connected h
 diagram (``blockloop.interop.onnx.load_onnx``), saved with ``blockloop.io.save_diagram`` as
 ``net.json`` + ``net.npz``; ``blockloop loops``, ``draw`` and ``simulate`` then work on it. With
 ``--check`` the diagram is also run against the file in onnxruntime and onnx.reference.
-Needs the ``onnx`` extra.
+Needs the ``onnx`` extra. ``blockloop import MODEL.pt|.pth`` reads a PyTorch ``state_dict`` of an
+``nn.LSTM`` and optional ``nn.Linear`` instead (``torch.load(weights_only=True)``, see
+``blockloop.interop.torch_file``); ``--check`` then compares the diagram with ``nn.LSTM``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ __all__ = ["register", "run", "describe"]
 def register(sub) -> None:
     p = sub.add_parser("import", help="turn an ONNX model (LSTM/GRU/RNN + dense head) into a diagram file",
                        description=__doc__)
-    p.add_argument("model", metavar="MODEL.onnx", help="the ONNX model file (nothing in it is executed)")
+    p.add_argument("model", metavar="MODEL",
+                   help="the ONNX model file (.onnx), or a PyTorch state_dict (.pt/.pth) of an nn.LSTM and optional "
+                        "nn.Linear, read with torch.load(weights_only=True) (nothing in either is executed)")
     p.add_argument("--out", required=True, metavar="NET.json",
                    help="the diagram file to write (a NET.npz with the arrays is written beside it)")
     p.add_argument("--output", metavar="NAME", default=None,
@@ -68,6 +72,8 @@ def run(args) -> int:
 
     from ..io import save_diagram
 
+    if Path(args.model).suffix.lower() in (".pt", ".pth"):
+        return _run_torch(args)
     net = _load(args.model, args.output)
     name = args.name or Path(args.model).stem
     diagram = net.diagram(name=name)
@@ -97,6 +103,46 @@ def run(args) -> int:
 
         print(format_comparisons(report, f"diagram vs the file ({u.shape[0]} steps, numpy default_rng(0) input):",
                                  MODEL_LABELS))
+    return status
+
+
+def _run_torch(args) -> int:
+    """``blockloop import MODEL.pt``: the state_dict's LSTM network as a diagram file; ``--check`` against torch."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from ..diagrams import lstm_network
+    from ..errors import ParameterError
+    from ..interop.torch_file import load_torch_model
+    from ..io import save_diagram
+
+    if args.output is not None:
+        raise ParameterError("--output names an ONNX graph output; a PyTorch state_dict has one network: drop it")
+    weights = load_torch_model(args.model)
+    name = args.name or Path(args.model).stem
+    save_diagram(lstm_network(weights, name=name), args.out)
+    units = [layer.nn for layer in weights.layers]
+    identity = weights.F_bias is None and np.array_equal(weights.F, np.eye(units[-1]))
+    info = {"ni": weights.ni, "nn": units, "no": weights.no, "layers": len(units),
+            "head": "identity (no nn.Linear)" if identity else f"nn.Linear({units[-1]}, {weights.no})",
+            "diagram": str(args.out)}
+    status = 0
+    if args.check:
+        from ..interop.torch import crosscheck
+        from .crosscheck import format_report
+
+        report = crosscheck(weights, np.random.default_rng(0).standard_normal((51, weights.ni)))
+        info["crosscheck"] = report.as_dict()
+        status = 0 if report.ok else 1
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return status
+    print(f"{args.model}: nn.LSTM({weights.ni}, {units[0]}, num_layers={len(units)}) → {info['head']}")
+    print(f"wrote {args.out} (and {Path(args.out).with_suffix('.npz').name}): {name}, input u ({weights.ni}), "
+          f"output y ({weights.no})")
+    if args.check:
+        print(format_report(report))
     return status
 
 

@@ -22,7 +22,8 @@ PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 def register(sub) -> None:
     p = sub.add_parser("simulate", help="run a saved diagram (.json + .npz) and save/plot its signals",
                        description=__doc__)
-    p.add_argument("file", help="diagram file written by save_diagram (.json; its arrays in the .npz beside it)")
+    p.add_argument("file", help="diagram file written by save_diagram (.json; its arrays in the .npz beside it), "
+                                "or a PyTorch state_dict (.pt/.pth) of an nn.LSTM and optional nn.Linear")
     p.add_argument("--input", "-i", action="append", default=[], metavar="SPEC",
                    help="input data: FILE.npy for a one-input diagram, FILE.npz holding one array per input "
                         "name, or NAME=FILE.npy; repeat for several. Arrays are (T, n) or (T, B, n)")
@@ -136,7 +137,12 @@ def run(args) -> int:
     from ..io import load_diagram
 
     _check_paths(args)
-    diagram = load_diagram(args.file)
+    if Path(args.file).suffix.lower() in (".pt", ".pth"):
+        from ._diagram_source import diagram_from_model_file
+
+        diagram = diagram_from_model_file(args.file)
+    else:
+        diagram = load_diagram(args.file)
     program = diagram.compile(dtype=args.dtype)
     inputs = read_inputs(args.input, program.inputs)
     _missing_inputs(program, inputs)

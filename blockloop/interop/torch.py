@@ -18,7 +18,7 @@ from ..diagrams import LayerWeights, NetworkWeights, lstm_network
 from ..errors import ParameterError
 
 __all__ = ["to_torch", "from_torch", "torch_forward", "crosscheck", "Comparison", "CrosscheckReport",
-           "matlab_norm"]
+           "matlab_norm", "default_tolerance"]
 
 _TORCH_DTYPES = {"float64": "float64", "float32": "float32"}
 
@@ -271,8 +271,52 @@ class CrosscheckReport:
     def as_dict(self) -> dict:
         return {**{k: c.as_dict() for k, c in self.comparisons.items()}, "shapes": self.shapes, "ok": self.ok}
 
+    def _summary(self) -> tuple[str, list[str], list[list[str]]]:
+        title = f"CrosscheckReport: {'ok' if self.ok else 'NOT ok'}"
+        shapes = [", ".join(f"{k}={v}" for k, v in self.shapes.items())] if self.shapes else []
+        rows = [[name, f"{c.norm:.3g}", f"{c.max_abs:.3g}", f"{c.tolerance:.3g}", "ok" if c.ok else "NO"]
+                for name, c in self.comparisons.items()]
+        return title, shapes, rows
+
+    def __str__(self) -> str:
+        """A summary: overall ok/NOT ok, the shapes, then per comparison its MATLAB-style norm,
+        max |difference|, tolerance and ``ok`` or ``NO`` (norm above tolerance)."""
+        from .._display import text_table
+
+        title, shapes, rows = self._summary()
+        return "\n".join([title, *("  " + s for s in shapes),
+                          text_table(["comparison", "norm", "max|diff|", "tolerance", "ok"], rows)])
+
+    def _repr_html_(self) -> str:
+        """The :meth:`__str__` summary as HTML (escaped), for notebooks."""
+        from .._display import html_block, html_table
+
+        title, shapes, rows = self._summary()
+        return html_block(title, shapes, html_table(["comparison", "norm", "max|diff|", "tolerance", "ok"], rows))
+
 
 TOLERANCES = {"float64": 1e-12, "float32": 5e-6, "reference_setup": 1e-5}
+
+#: The constant c of :func:`default_tolerance`. With c = 1 the bound is, per layer, twice Higham's
+#: first-order dot-product bound n·u (u = eps/2, n = Ni + Nn + 1 terms: input, recurrent, bias),
+#: as both implementations round independently. Measured on random networks (Ni 1–8, Nn 3–300,
+#: 1–3 layers, T 20–200, batched and not; ``NetworkWeights.random``'s saturating [0, 1) weights and
+#: nn.LSTM's own initialization scaled ×1–6) the norms of correct runs stay below 0.09 of it.
+TOLERANCE_C = 1.0
+
+
+def default_tolerance(dtype: str, ymax: float, ni: int, nn: int, layers: int, steps: int,
+                      c: float = TOLERANCE_C) -> float:
+    """The data-derived tolerance on the MATLAB norm of y's difference between two correct runs.
+
+    ``tol = c · eps(dtype) · max(1, ymax) · (ni + nn + 1) · layers · sqrt(steps)``: rounding errors
+    are relative to the output's size (``ymax`` = max |y|), grow with the fan-in of each gate's dot
+    product (``ni + nn + 1``, with ``nn`` the widest layer), add up over the layers, and accumulate
+    over the T rows of the norm like a random walk (√T). ``dtype`` is the lower precision of the two
+    runs (``"float64"`` or ``"float32"``). See :data:`TOLERANCE_C` for c.
+    """
+    eps = float(np.finfo(np.dtype(_torch_dtype(dtype))).eps)
+    return float(c * eps * max(1.0, float(ymax)) * (ni + nn + 1) * layers * np.sqrt(steps))
 
 
 def _compare(a: np.ndarray, b: np.ndarray, tol: float) -> Comparison:
@@ -281,21 +325,30 @@ def _compare(a: np.ndarray, b: np.ndarray, tol: float) -> Comparison:
 
 
 def crosscheck(weights: NetworkWeights, u: np.ndarray, Ts: float = 0.1, per_gate: bool = False,
-               per_step: bool = False, tolerance_scale: float | None = 1.0, backend: str = "auto") -> CrosscheckReport:
+               per_step: bool = False, tolerance_scale: float | None = 1.0, backend: str = "auto",
+               rtol: float | None = None, atol: float | None = None) -> CrosscheckReport:
     """Simulate the LSTM diagram and the equivalent ``nn.LSTM`` and compare their outputs.
 
-    Comparisons: ``float64`` (diagram vs torch, both double; tolerance 1e-12),
-    ``float32`` (both single; 5e-6) and ``reference_setup`` (double diagram vs single torch,
-    as the reference compares Simulink with the toolbox, which reported 5.8e-7).
-    Rounding errors grow with the signals: ``tolerance_scale`` multiplies every tolerance,
-    and None sets it to max(1, max |y|) (the study uses that: its F ≈ 325 gives |y| ≈ 10).
+    Comparisons: ``float64`` (diagram vs torch, both double), ``float32`` (both single) and
+    ``reference_setup`` (double diagram vs single torch, as the reference compares Simulink with
+    the toolbox, which reported 5.8e-7). Each passes when the MATLAB norm of y's difference is at
+    most its tolerance, which by default scales with the problem (:func:`default_tolerance`):
+    ``c · eps · max(1, max |y|) · (Ni + Nn + 1) · layers · √T`` with eps of float64, float32 and
+    float32 (the lower precision) respectively and c = 1. For the reference's 4-3-2 network at
+    T = 51 (max |y| ≈ 1.7) that is 2.2e-14 (float64) and 1.2e-5 (float32); a correct 2-layer
+    100-unit network (max |y| ≈ 53) gets 1.8e-11 / 9.5e-3 (measured norms 1.8e-13 / 5.5e-5).
+    ``tolerance_scale`` multiplies these tolerances (None means 1: max |y| is already in them).
+    ``rtol``/``atol`` override them: each comparison then passes when
+    ``norm ≤ atol + rtol · norm(y)``, with norm(y) the MATLAB norm of the float64 diagram's y
+    (a missing one of the two is 0; ``tolerance_scale`` is then not used).
 
     Parameters
     ----------
     u : (T, Ni) or (T, B, Ni)
     per_gate : also compare every gate, cell and hidden signal of every layer (float64)
     per_step : also list the max |difference| of y at each step (float64)
-    tolerance_scale : factor on the tolerances (default 1: absolute); None scales them by max(1, max |y|)
+    tolerance_scale : factor on the default tolerances (default 1; None is 1, kept for compatibility)
+    rtol, atol : relative (to the MATLAB norm of y) and absolute tolerances overriding the default ones
     backend : the diagram's simulation backend (see :func:`blockloop.engine.simulate.simulate`)
 
     Examples
@@ -310,17 +363,27 @@ def crosscheck(weights: NetworkWeights, u: np.ndarray, Ts: float = 0.1, per_gate
     if tolerance_scale is not None and (isinstance(tolerance_scale, (bool, np.bool_)) or not isinstance(
             tolerance_scale, (int, float, np.integer, np.floating)) or not 0 < tolerance_scale < np.inf):
         raise ParameterError(f"tolerance_scale: expected a positive finite number or None, got {tolerance_scale!r}")
+    for name, value in (("rtol", rtol), ("atol", atol)):
+        if value is not None and (isinstance(value, (bool, np.bool_)) or not isinstance(
+                value, (int, float, np.integer, np.floating)) or not 0 <= value < np.inf):
+            raise ParameterError(f"{name}: expected a finite number ≥ 0 or None, got {value!r}")
     u = _torch_input(u, weights.ni)
     runs = {}
     for dt in ("float64", "float32"):
         runs[dt] = net.compile(dtype=dt).simulate({"u": u}, Ts=Ts, backend=backend)
     torch_y = {dt: torch_forward(weights, u, dt) for dt in ("float64", "float32")}
-    scale = tolerance_scale
-    if scale is None:
-        scale = max(1.0, float(np.max(np.abs(runs["float64"]["y"]), initial=0.0)))
-    comparisons = {dt: _compare(runs[dt]["y"], torch_y[dt], TOLERANCES[dt] * scale) for dt in runs}
-    comparisons["reference_setup"] = _compare(runs["float64"]["y"], torch_y["float32"],
-                                              TOLERANCES["reference_setup"] * scale)
+    scale = 1.0 if tolerance_scale is None else float(tolerance_scale)
+    ymax = float(np.max(np.abs(runs["float64"]["y"]), initial=0.0))
+    size = {"ni": weights.ni, "nn": max(layer.nn for layer in weights.layers), "layers": len(weights.layers),
+            "steps": int(u.shape[0])}
+    if rtol is None and atol is None:
+        tols = {k: scale * default_tolerance(dt, ymax, **size)
+                for k, dt in (("float64", "float64"), ("float32", "float32"), ("reference_setup", "float32"))}
+    else:
+        tol = (atol or 0.0) + (rtol or 0.0) * matlab_norm(runs["float64"]["y"])
+        tols = dict.fromkeys(("float64", "float32", "reference_setup"), tol)
+    comparisons = {dt: _compare(runs[dt]["y"], torch_y[dt], tols[dt]) for dt in runs}
+    comparisons["reference_setup"] = _compare(runs["float64"]["y"], torch_y["float32"], tols["reference_setup"])
     if per_step:
         diff = np.abs(runs["float64"]["y"] - torch_y["float64"]).reshape(len(runs["float64"].t), -1)
         comparisons["float64"].per_step = [float(v) for v in diff.max(axis=1)]
@@ -328,12 +391,12 @@ def crosscheck(weights: NetworkWeights, u: np.ndarray, Ts: float = 0.1, per_gate
         ref = torch_gates(weights, u, "float64")
         probed = net.compile().simulate({"u": u}, Ts=Ts, probes=list(ref), backend=backend)
         comparisons["float64"].per_signal = {
-            name: _compare(probed[name], val, TOLERANCES["float64"] * scale).as_dict() for name, val in ref.items()
+            name: _compare(probed[name], val, tols["float64"]).as_dict() for name, val in ref.items()
         }
     u = np.asarray(u)
     shapes = {"ni": weights.ni, "nn": [layer.nn for layer in weights.layers], "no": weights.no,
               "layers": len(weights.layers),
               "steps": int(u.shape[0]), "batch": int(u.shape[1]) if u.ndim == 3 else None, "Ts": Ts,
-              "tolerance_scale": scale, "backend": backend}
+              "tolerance_scale": scale, "tolerances": tols, "rtol": rtol, "atol": atol, "backend": backend}
     return CrosscheckReport(comparisons=comparisons, shapes=shapes,
                             results={"diagram": runs, "torch": torch_y})
