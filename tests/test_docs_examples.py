@@ -26,6 +26,10 @@ MODULES = [
     "blockloop.autodiff.losses",
     "blockloop.autodiff.gradient",
     "blockloop.autodiff.train",
+    "blockloop.blocks.nonsmooth",
+    "blockloop.blocks.mathfunction",
+    "blockloop.blocks.matrix",
+    "blockloop.blocks.sources",
 ]
 
 

@@ -105,10 +105,25 @@ def check_kalman(ns, out):
 
 
 def check_torch_file(ns, out):
-    assert lines(out) == ["3 [8, 8] 1", "True"]  # README: the file's shapes, and a passing crosscheck
+    # README: the file's shapes, a passing crosscheck, and the scripted bare LSTM's identity head (No = Nn = 8)
+    assert lines(out) == ["3 [8, 8] 1", "True", "8"]
+
+
+def check_rate_limited_tracking(ns, out):
+    # x[k+1] = x[k] + sat(r[k] − x[k]), r = 0 then 2, |sat| ≤ 0.5: steps of 0.5 until 2
+    assert out == "[0.  0.  0.5 1.  1.5 2.  2. ]\n"
+
+
+def check_pid_loop(ns, out):
+    assert out == "overshoot 0.193, y[149] = 1.0007\n"
+    y, ref = ns["y"], ns["ref"]
+    assert np.max(np.abs(y - ref)) <= 1e-10 and np.max(np.abs(y - ref)) > 0  # two independent computations
+    assert (ROOT / "README.md").exists() and open("pid_loop.png", "rb").read(8) == PNG
 
 
 CHECKS = {
+    'loop = Diagram("PID loop")': check_pid_loop,
+    'd = Diagram("rate-limited tracking")': check_rate_limited_tracking,
     'd = Diagram("leaky integrator")': check_leaky_integrator,
     'result.save("leaky.npz")': check_result_export,
     'print(crosscheck(w, u).as_dict()["float64"])': check_lstm_vs_torch,

@@ -133,7 +133,21 @@ def _select(program, backend):
     from ..engine import interpreter
 
     run = select_backend(program, backend)
-    return None if run is interpreter.run_plan else run
+    if run is interpreter.run_plan:
+        return None
+    from ..compiled import without_compiled_adjoint
+
+    missing = without_compiled_adjoint(program)
+    if missing:  # never skip an op in the compiled sweep: the blocks' own adjoints run instead
+        import warnings
+
+        from ..engine.backends import BackendFallbackWarning, _caller_stacklevel
+
+        name, why = next(iter(missing.items()))
+        warnings.warn(f"compiled reverse sweep: {why} (e.g. '{name}'); the gradient runs on the interpreter",
+                      BackendFallbackWarning, stacklevel=_caller_stacklevel())
+        return None
+    return run
 
 
 def checked_params(program, params, initial_states) -> tuple[tuple[str, ...], dict | None]:

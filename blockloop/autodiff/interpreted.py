@@ -104,7 +104,12 @@ def run_backward(program, plan, cotangent_of, paths) -> tuple[dict, float, dict[
                 gy = [g.get(o) for o in op.outs]
                 if all(v is None for v in gy):
                     continue
-                ys = [sig[o] for o in op.outs]
+                outs = getattr(op.fn, "all_outs", None)
+                if outs is not None:  # a part of a split block: the other parts' outputs get zero cotangents here
+                    gy = [g.get(o) if o in op.outs else None for o in outs]
+                else:
+                    outs = op.outs
+                ys = [sig[o] for o in outs]
                 gy = [np.zeros_like(y) if v is None else v for v, y in zip(gy, ys, strict=True)]
                 block = op.fn.__self__
                 gu, gxs, gp = block.output_vjp([sig[i] for i in op.ins], states[op.state], ys, gy)

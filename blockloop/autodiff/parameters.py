@@ -108,5 +108,10 @@ def with_parameters(program, values: Mapping[str, object], check_finite: bool = 
     for block, changes in by_block.items():
         params = dict(blocks[block].params())
         params.update(changes)
-        blocks[block] = type(blocks[block])(**params).astype(program.dtype)
+        new = type(blocks[block])(**params).astype(program.dtype)
+        if new.feedthrough() != blocks[block].feedthrough():  # e.g. a state space's D = 0 made non-zero
+            raise ParameterError(f"block '{block}' ({new.type_name}): these values change which inputs feed "
+                                 "through to its outputs (a structural zero made non-zero, or the reverse), so the "
+                                 "schedule would change; build and compile the diagram again instead")
+        blocks[block] = new
     return replace(program, blocks=blocks)

@@ -71,7 +71,8 @@ def fit(program, inputs, targets, params, options=None, *, weights=None, initial
     options : :class:`~blockloop.study.training.TrainingOptions` (lr0, schedule, epochs,
         grad_threshold, l2, β1, β2, ε, loss, verbose_every); MATLAB's defaults if None
     weights : paths that get L2 regularization (default: the gains' ``K``)
-    progress : a text stream for a progress bar (e.g. ``sys.stderr``), or None
+    progress : a text stream for tqdm's progress bar (e.g. ``sys.stderr``), or None; the bar is
+        drawn only when the stream is a terminal (silent in files, pipes and logs)
     on_log : called with each :class:`~blockloop.study.training_log.LogRow`
 
     Returns

@@ -7,11 +7,17 @@ from types import MappingProxyType
 
 from .base import Block, Lowering
 from .discrete import UnitDelay
+from .function import Function
 from .io import FromArray, Inport, Outport, Probe
+from .linear_systems import DiscreteIntegrator, DiscreteStateSpace, DiscreteTransferFunction
 from .math import Constant, Gain, Product, Sum
+from .mathfunction import MathFunction
+from .matrix import MatrixProduct
 from .noise import GaussianNoise
 from .nonlinear import Sigmoid, Tanh
+from .nonsmooth import Abs, DeadZone, MinMax, Saturation, Switch
 from .routing import Demux, Mux, Selector
+from .sources import Pulse, Ramp, Sine, Step
 
 __all__ = [
     "Block",
@@ -31,6 +37,21 @@ __all__ = [
     "FromArray",
     "Probe",
     "GaussianNoise",
+    "Saturation",
+    "DeadZone",
+    "Abs",
+    "Switch",
+    "MinMax",
+    "MathFunction",
+    "MatrixProduct",
+    "Step",
+    "Ramp",
+    "Sine",
+    "Pulse",
+    "DiscreteStateSpace",
+    "DiscreteTransferFunction",
+    "DiscreteIntegrator",
+    "Function",
     "BLOCK_TYPES",
 ]
 
@@ -38,6 +59,8 @@ BLOCK_TYPES = MappingProxyType(
     {
         cls.__name__: cls
         for cls in (Constant, Gain, Sum, Product, Sigmoid, Tanh, UnitDelay, Mux, Demux, Selector,
-                    Inport, Outport, FromArray, Probe, GaussianNoise)
+                    Inport, Outport, FromArray, Probe, GaussianNoise,
+                    Saturation, DeadZone, Abs, Switch, MinMax, MathFunction, MatrixProduct, Step, Ramp, Sine, Pulse)
     }
+    | {cls.__name__: cls for cls in (DiscreteStateSpace, DiscreteTransferFunction, DiscreteIntegrator)}
 )

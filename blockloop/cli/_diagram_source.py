@@ -2,7 +2,8 @@
 
 ``lstm``, ``gru`` and ``rnn`` are the built-in LSTM, GRU and Elman RNN networks (random weights;
 the structure does not depend on them); a ``.pt``/``.pth`` file is a PyTorch
-``state_dict`` of an ``nn.LSTM`` and optional ``nn.Linear`` (read with ``torch.load(weights_only=True)``);
+``state_dict`` of an ``nn.LSTM`` and optional ``nn.Linear`` (read with ``torch.load(weights_only=True)``)
+or a TorchScript archive of one (``torch.jit.load``);
 anything else is a diagram file written by :func:`blockloop.io.save_diagram`.
 """
 
@@ -25,7 +26,8 @@ def add_diagram_arguments(p) -> None:
     """Add the positional DIAGRAM and the LSTM shape options to parser ``p``."""
     p.add_argument("diagram", metavar="DIAGRAM",
                    help="'lstm', 'gru' or 'rnn' (a built-in network), a diagram file (.json) written by "
-                        "save_diagram, or a PyTorch state_dict (.pt/.pth) of an nn.LSTM and optional nn.Linear")
+                        "save_diagram, or a PyTorch file (.pt/.pth: a state_dict or a TorchScript archive) of an "
+                        "nn.LSTM and optional nn.Linear")
     p.add_argument("--layers", type=int, default=None, help="built-in network: stacked layers (default 1)")
     p.add_argument("--ni", type=int, default=None, help="built-in network: inputs (default 4)")
     p.add_argument("--nn", type=int, default=None, help="built-in network: units per layer (default 3)")
@@ -66,9 +68,10 @@ def diagram_from_args(args):
 
 
 def diagram_from_model_file(path):
-    """The LSTM diagram of a PyTorch ``state_dict`` file (``.pt``/``.pth``), named after the file's stem.
+    """The LSTM diagram of a PyTorch file (``.pt``/``.pth``), named after the file's stem.
 
-    Read with ``blockloop.interop.torch_file.load_torch_model`` (``torch.load(weights_only=True)``);
+    Read with ``blockloop.interop.torch_file.load_torch_model`` (a state_dict with
+    ``torch.load(weights_only=True)``, a TorchScript archive with ``torch.jit.load``);
     a file it cannot map is a ``ModelFileError`` naming the key or module.
     """
     from ..diagrams import lstm_network

@@ -36,11 +36,12 @@ def register(sub) -> None:
                    help="check a model file instead of random weights. MODEL.onnx: import it as a diagram and "
                         "compare with the file run in onnxruntime and onnx.reference; MODEL.pt/.pth: a saved "
                         "state_dict of an nn.LSTM and optional nn.Linear (read with torch.load(weights_only=True), "
-                        "never unpickling other objects), checked like the random network (--ni/--nn/--no/--layers "
+                        "never unpickling other objects) or a TorchScript archive of one (torch.jit.load), "
+                        "checked like the random network (--ni/--nn/--no/--layers "
                         "are taken from the file; uses --steps, --batch, --seed, --ts)")
     p.add_argument("--rtol", type=_nonnegative_float, default=None, metavar="R",
                    help="relative tolerance: pass when norm(diff) ≤ atol + R·norm(y) (overrides the default, "
-                        "c·eps·max(1, max|y|)·(Ni+Nn+1)·layers·√T; LSTM with torch only)")
+                        "c·eps·max(1, max|y|)·(Ni+Nn+1)·layers·√T; every cell, --against library and --model)")
     p.add_argument("--atol", type=_nonnegative_float, default=None, metavar="A",
                    help="absolute tolerance on the MATLAB norm of the difference (with --rtol, or alone)")
     p.add_argument("--plot", metavar="FILE.png",
@@ -81,7 +82,8 @@ def run(args) -> int:
     if set(against) & {"onnx", "keras", "jax"}:
         from .crosscheck_libraries import LIBRARIES, add_library_comparisons
 
-        add_library_comparisons(report, weights, u, args.ts, [a for a in against if a in LIBRARIES], args.backend)
+        add_library_comparisons(report, weights, u, args.ts, [a for a in against if a in LIBRARIES], args.backend,
+                                rtol=args.rtol, atol=args.atol)
     if args.plot is not None:
         plot_crosscheck(report, args.plot)
     if args.json:
@@ -108,12 +110,11 @@ def _run_recurrent(args, against, u) -> int:
 
     unsupported = [f"--against {a}" for a in against if a != "torch"] + (["--per-gate"] if args.per_gate else [])
     unsupported += ["--plot"] if args.plot is not None else []
-    unsupported += [f"--{k}" for k in ("rtol", "atol") if getattr(args, k, None) is not None]
     if unsupported:
         raise ParameterError(f"--cell {args.cell}: {', '.join(unsupported)} work with --cell lstm only")
     weights_class = {"gru": diagrams.GRUNetworkWeights, "rnn": diagrams.RNNNetworkWeights}[args.cell]
     weights = weights_class.random(args.ni, args.nn, args.no, n_layers=args.layers, seed=args.seed)
-    report = crosscheck(weights, u, Ts=args.ts, backend=args.backend)
+    report = crosscheck(weights, u, Ts=args.ts, backend=args.backend, rtol=args.rtol, atol=args.atol)
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
     else:

@@ -40,15 +40,18 @@ def _crosscheck_function(lib: str):
     return check
 
 
-def add_library_comparisons(report, weights, u, Ts: float, libraries, backend: str = "auto") -> dict:
+def add_library_comparisons(report, weights, u, Ts: float, libraries, backend: str = "auto",
+                            rtol: float | None = None, atol: float | None = None) -> dict:
     """Run the network in each of ``libraries`` and add its comparisons to ``report`` as ``"<lib> <kind>"``.
+
+    ``rtol``/``atol`` (None: the scaled default tolerances) are passed to each library's cross-check.
 
     Returns ``{lib: that library's CrosscheckReport}``.
     """
     reports = {}
     for lib in dict.fromkeys(libraries):
         check = _crosscheck_function(lib)
-        rep = check(weights, u, Ts=Ts, backend=backend)
+        rep = check(weights, u, Ts=Ts, backend=backend, rtol=rtol, atol=atol)
         reports[lib] = rep
         for key, comparison in rep.comparisons.items():
             report.comparisons[f"{lib} {_SHORT.get(key, key)}"] = comparison
@@ -101,7 +104,7 @@ def run_model(args) -> int:
 
     path = Path(args.model)
     if path.suffix.lower() != ".onnx":
-        raise ParameterError(f"--model {args.model}: expected an ONNX file (.onnx) or a PyTorch state_dict (.pt, .pth)")
+        raise ParameterError(f"--model {args.model}: expected an ONNX file (.onnx) or a PyTorch file (.pt, .pth)")
     _crosscheck_function("onnx")
     from ..interop.onnx import crosscheck_onnx
 
@@ -110,7 +113,8 @@ def run_model(args) -> int:
     shape = _input_shape(net, steps, args.batch)
     batch = shape[1] if len(shape) == 3 else None
     u = np.random.default_rng(args.seed).standard_normal(shape)
-    report = crosscheck_onnx(net, u, Ts=args.ts, backend=args.backend)
+    report = crosscheck_onnx(net, u, Ts=args.ts, backend=args.backend, rtol=getattr(args, "rtol", None),
+                             atol=getattr(args, "atol", None))
     if args.json:
         print(json.dumps(report.as_dict() | {"model": describe(net)}, indent=2))
     else:

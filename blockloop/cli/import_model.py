@@ -5,8 +5,9 @@ diagram (``blockloop.interop.onnx.load_onnx``), saved with ``blockloop.io.save_d
 ``net.json`` + ``net.npz``; ``blockloop loops``, ``draw`` and ``simulate`` then work on it. With
 ``--check`` the diagram is also run against the file in onnxruntime and onnx.reference.
 Needs the ``onnx`` extra. ``blockloop import MODEL.pt|.pth`` reads a PyTorch ``state_dict`` of an
-``nn.LSTM`` and optional ``nn.Linear`` instead (``torch.load(weights_only=True)``, see
-``blockloop.interop.torch_file``); ``--check`` then compares the diagram with ``nn.LSTM``.
+``nn.LSTM`` and optional ``nn.Linear`` instead (``torch.load(weights_only=True)``), or a TorchScript
+archive of such a model (``torch.jit.load``; see ``blockloop.interop.torch_file``); ``--check`` then
+compares the diagram with ``nn.LSTM``.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ def register(sub) -> None:
     p = sub.add_parser("import", help="turn an ONNX model (LSTM/GRU/RNN + dense head) into a diagram file",
                        description=__doc__)
     p.add_argument("model", metavar="MODEL",
-                   help="the ONNX model file (.onnx), or a PyTorch state_dict (.pt/.pth) of an nn.LSTM and optional "
-                        "nn.Linear, read with torch.load(weights_only=True) (nothing in either is executed)")
+                   help="the ONNX model file (.onnx), or a PyTorch file (.pt/.pth) of an nn.LSTM and optional "
+                        "nn.Linear: a state_dict, read with torch.load(weights_only=True), or a TorchScript archive "
+                        "(torch.jit.save(torch.jit.script(model))), read with torch.jit.load; no Python object is "
+                        "unpickled")
     p.add_argument("--out", required=True, metavar="NET.json",
                    help="the diagram file to write (a NET.npz with the arrays is written beside it)")
     p.add_argument("--output", metavar="NAME", default=None,
@@ -107,7 +110,7 @@ def run(args) -> int:
 
 
 def _run_torch(args) -> int:
-    """``blockloop import MODEL.pt``: the state_dict's LSTM network as a diagram file; ``--check`` against torch."""
+    """``blockloop import MODEL.pt``: the file's LSTM network as a diagram file; ``--check`` against torch."""
     from pathlib import Path
 
     import numpy as np
@@ -118,7 +121,7 @@ def _run_torch(args) -> int:
     from ..io import save_diagram
 
     if args.output is not None:
-        raise ParameterError("--output names an ONNX graph output; a PyTorch state_dict has one network: drop it")
+        raise ParameterError("--output names an ONNX graph output; a PyTorch model file has one network: drop it")
     weights = load_torch_model(args.model)
     name = args.name or Path(args.model).stem
     save_diagram(lstm_network(weights, name=name), args.out)

@@ -23,13 +23,15 @@ def register(sub) -> None:
     p = sub.add_parser("simulate", help="run a saved diagram (.json + .npz) and save/plot its signals",
                        description=__doc__)
     p.add_argument("file", help="diagram file written by save_diagram (.json; its arrays in the .npz beside it), "
-                                "or a PyTorch state_dict (.pt/.pth) of an nn.LSTM and optional nn.Linear")
+                                "or a PyTorch file (.pt/.pth: a state_dict or a TorchScript archive) of an nn.LSTM "
+                                "and optional nn.Linear")
     p.add_argument("--input", "-i", action="append", default=[], metavar="SPEC",
                    help="input data: FILE.npy for a one-input diagram, FILE.npz holding one array per input "
                         "name, or NAME=FILE.npy; repeat for several. Arrays are (T, n) or (T, B, n)")
     p.add_argument("--out", "-o", metavar="FILE.npz",
                    help="write t and every output and probe (arrays (T, n) or (T, B, n)) to this .npz")
-    p.add_argument("--ts", type=positive_float, default=1.0, metavar="S", help="sample time in seconds (default 1)")
+    p.add_argument("--ts", type=positive_float, default=None, metavar="S",
+                   help="sample time in seconds (default: the diagram file's sample_time, else 1)")
     p.add_argument("--steps", type=positive_int, metavar="T", help="steps to run (default: the inputs' length)")
     p.add_argument("--probe", action="append", default=[], metavar="BLOCK.PORT",
                    help="also log this signal, with flattened names, e.g. lstm1/sig_f.y; repeatable")

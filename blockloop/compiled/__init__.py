@@ -4,6 +4,6 @@
 ``import blockloop`` stays light and blockloop works without numba (the ``compiled`` extra).
 """
 
-from .lowering import LoweredProgram, ParamSlot, lower, uncompiled_blocks
+from .lowering import LoweredProgram, ParamSlot, lower, uncompiled_blocks, without_compiled_adjoint
 
-__all__ = ["LoweredProgram", "ParamSlot", "lower", "uncompiled_blocks"]
+__all__ = ["LoweredProgram", "ParamSlot", "lower", "uncompiled_blocks", "without_compiled_adjoint"]

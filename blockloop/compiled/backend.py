@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .lowering import LoweredProgram, lower
+from .opcodes import OUT
 
 __all__ = ["run_plan", "lowered", "RunBuffers"]
 
@@ -74,7 +75,8 @@ class RunBuffers:
         src = np.empty((T, max(width, 1), B), dtype=program.dtype)
         table, col = [], 0
         for name, (row, size) in low.sources.items():
-            data = plan.feeds[name] if name in plan.feeds else program.source_data(name, T, B)
+            data = (plan.feeds[name] if name in plan.feeds
+                    else program.source_data(name, T, B, getattr(plan, "check_finite", False)))
             data = data[:T]
             src[:, col:col + size, :] = data.transpose(0, 2, 1) if data.ndim == 3 else data[:, :, None]
             table.append((row, col, size))
@@ -110,9 +112,9 @@ def run_plan(program, plan, threads: int | None = None) -> dict[str, np.ndarray]
 
     With ``plan.check_finite`` no NaN or ±inf goes unreported, even one that no logged signal
     shows (an overflow squashed by a tanh): every step checks the inputs of the ops that could
-    hide one (:data:`.opcodes.MAY_HIDE`: σ, tanh, Selector — 25 of the LSTM's 137 rows), and
-    after the run the logged signals and the final states are checked. Only if one of these
-    checks fails is the run repeated watching every op output that can overflow, to raise
+    hide one (:data:`.opcodes.MAY_HIDE`: σ, tanh, Selector, Saturation, Switch, MinMax, MathFunction —
+    25 of the LSTM's 137 rows), and after the run the logged signals and the final states are
+    checked. Only if one of these checks fails is the run repeated watching every op output that can overflow, to raise
     :class:`~blockloop.errors.NonFiniteError` naming the first block, port and step.
     """
     check = getattr(plan, "check_finite", False)
@@ -188,7 +190,8 @@ def _raise_non_finite(program, low: LoweredProgram, step: int, chunks: list, pla
             block = program.blocks[name]
             column, flat = (int(i) for i in np.argwhere(~np.isfinite(values.T))[0])
             value, element, port = values[flat, column], flat, None
-            if o >= 0:  # an op's outputs lie on consecutive rows, in port order
+            if o >= 0:  # an op's outputs lie on consecutive rows, in port order (a part's: some of them)
+                element += row - int(low.code[o, OUT])
                 for port in block.outputs:
                     if element < program.out_sizes[(name, port)]:
                         break

@@ -13,6 +13,8 @@ import numpy as np
 
 from ..blocks import FromArray, Inport
 from ..blocks.base import Lowering
+from ..blocks.mathfunction import MATH_FUNCTIONS
+from ..blocks.nonsmooth import SWITCH_CRITERIA
 from .opcodes import OPCODES
 
 __all__ = ["STRUCTURAL_OPS", "lowering_problem"]
@@ -36,7 +38,10 @@ def lowering_problem(program, name: str, lowering) -> str | None:
         ints = [int(i) for i in lowering.ints]
     except (TypeError, ValueError):
         return "parameters or integer arguments that are not numbers"
-    return _CHECKS[op](block, ins, outs, params, ints)
+    check = _CHECKS.get(op) or _STATEFUL_CHECKS.get(op)
+    if check is None:
+        return f"op {op!r} cannot be declared by a block"
+    return check(block, ins, outs, params, ints)
 
 
 def _shape(ins, outs, n_in, n_out):
@@ -137,6 +142,44 @@ def _kalman(block, ins, outs, params, ints):
     return None
 
 
+def _limits(block, ins, outs, params, ints):
+    problem = _elementwise(block, ins, outs, params, ints, n_in=1, n_params=2)
+    if problem is None and not params[0] <= params[1]:
+        problem = f"limits {params[0]} ≤ {params[1]} expected"
+    return problem
+
+
+def _coded(problem, ints, count, what):
+    """``problem``, or why ``ints`` is not ``count`` codes from 0 to ``count − 1``."""
+    if problem is None and (len(ints) != 1 or not 0 <= ints[0] < count):
+        problem = f"one {what} code from 0 to {count - 1} expected, got {ints[:8]}"
+    return problem
+
+
+def _switch(block, ins, outs, params, ints):
+    problem = _elementwise(block, ins, outs, params, ints, n_in=3, n_params=1)
+    return _coded(problem, ints, len(SWITCH_CRITERIA), "criterion")
+
+
+def _min_max(block, ins, outs, params, ints):
+    problem = _elementwise(block, ins, outs, params, ints)
+    if problem is None and len(ins) < 2:
+        problem = "at least 2 inputs expected"
+    return _coded(problem, ints, 2, "min/max")
+
+
+def _matrix_product(block, ins, outs, params, ints):
+    problem = _shape(ins, outs, 2, 1)
+    if problem:
+        return problem
+    if len(ints) != 3 or min(ints) < 1:
+        return f"(m, k, n) ≥ 1 expected, got {ints[:8]}"
+    m, k, n = ints
+    if ins != [m * k, k * n] or outs != [m * n]:
+        return f"inputs of sizes [{m * k}, {k * n}] and an output of size {m * n} expected, got {ins} and {outs}"
+    return None
+
+
 _CHECKS = {
     "gain_scalar": lambda b, i, o, p, n: _elementwise(b, i, o, p, n, n_in=1, n_params=1),
     "gain_elementwise": lambda b, i, o, p, n: _elementwise(b, i, o, p, n, n_in=1, n_params=o[0] if o else 0),
@@ -153,4 +196,63 @@ _CHECKS = {
     "sink": _sink,
     "delay": _delay,
     "kalman": _kalman,
+    "saturation": _limits,
+    "dead_zone": _limits,
+    "abs": lambda b, i, o, p, n: _elementwise(b, i, o, p, n, n_in=1),
+    "math_function": lambda b, i, o, p, n: _coded(_elementwise(b, i, o, p, n, n_in=1), n, len(MATH_FUNCTIONS),
+                                                               "function"),
+    "min_max": _min_max,
+    "switch": _switch,
+    "matrix_product": _matrix_product,
 }
+
+
+def _state_of(block, ins, outs, size):
+    """None if ``block`` is stateful with a state of ``size`` values, else why not."""
+    try:
+        got = block.state_size(dict(zip(block.inputs, ins, strict=True)), dict(zip(block.outputs, outs, strict=True)))
+    except Exception as exc:  # a user block's state_size: any failure means it does not fit
+        return f"state_size failed ({exc})"
+    if not getattr(block, "has_state", False) or got != size:
+        return f"a state of {size} values expected, the block has {got}"
+    return None
+
+
+def _state_space(block, ins, outs, params, ints):
+    problem = _shape(ins, outs, 1, 1)
+    if problem:
+        return problem
+    if len(ints) != 4 or min(ints[:3]) < 1:
+        return f"(n, m, p, D ≠ 0) with n, m, p ≥ 1 expected, got {ints}"
+    n, m, p, _ = ints
+    if ins != [m] or outs != [p]:
+        return f"an input of size {m} and an output of size {p} expected, got {ins} and {outs}"
+    if params is None or params.size != n * n + n * m + p * n + p * m:
+        return "A, B, C, D expected as n², n·m, p·n, p·m values"
+    return _state_of(block, ins, outs, n)
+
+
+def _transfer_function(block, ins, outs, params, ints):
+    problem = _shape(ins, outs, 1, 1)
+    if problem:
+        return problem
+    if len(ints) != 2 or ints[0] < 2:
+        return f"(L ≥ 2, num[0] ≠ 0) expected, got {ints}"
+    if ins != outs:
+        return f"input and output of the same size expected, got {ins} and {outs}"
+    if params is None or params.size != 2 * ints[0]:
+        return f"num and den expected as 2·{ints[0]} values"
+    return _state_of(block, ins, outs, (ints[0] - 1) * outs[0])
+
+
+def _integrator(block, ins, outs, params, ints):
+    problem = _shape(ins, outs, 1, 1)
+    if problem:
+        return problem
+    if len(ints) != 1 or ins != outs or params is None or params.size != 2:
+        return f"(K, Ts), one flag and equal input and output sizes expected, got {ints}, {ins}, {outs}"
+    return _state_of(block, ins, outs, outs[0])
+
+
+#: The stateful linear ops (opcodes 30–35), each with a next-state op appended by the lowering.
+_STATEFUL_CHECKS = {"state_space": _state_space, "transfer_function": _transfer_function, "integrator": _integrator}

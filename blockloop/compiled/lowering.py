@@ -12,11 +12,20 @@ from types import MappingProxyType
 import numpy as np
 
 from ..blocks.base import Block, declares_with_rules
+from . import opcodes as _opcodes
 from .checks import lowering_problem
 from .fusion import ACTIVATION_KINDS, activation_groups
 from .opcodes import ACTIVATIONS, IN0, MAY_HIDE, MAY_OVERFLOW, NIN, OP, OPCODES, OUT, WIDTH, N, P
 
-__all__ = ["LoweredProgram", "ParamSlot", "lower", "uncompiled_blocks"]
+__all__ = ["LoweredProgram", "ParamSlot", "lower", "uncompiled_blocks", "without_compiled_adjoint"]
+
+#: Ops the compiled reverse sweep (:mod:`.reverse`) has no adjoint for. A gradient through a
+#: block lowered to one (a user block that declares a KalmanFilter lowering and its own
+#: ``output_vjp``) runs the interpreter's sweep; the compiled sweep would skip the op silently.
+_NO_ADJOINT = frozenset({"kalman"})
+
+#: Ops whose parameter offset points into ``ipar``: their fpar offset, then ``Lowering.ints``.
+_WITH_INTS = ("switch", "min_max", "math_function", "matrix_product")
 
 
 @dataclass(frozen=True)
@@ -108,6 +117,7 @@ def uncompiled_blocks(program) -> dict[str, str]:
     lowering does not fit its ports and sizes (:func:`.checks.lowering_problem`).
     """
     why = {}
+    split = {name for name, ports, _ in program.evaluation_parts() if ports is not None}
     for name, block in program.blocks.items():
         lowering = trusted_lowering(block)
         if lowering is None:
@@ -116,6 +126,19 @@ def uncompiled_blocks(program) -> dict[str, str]:
         problem = lowering_problem(program, name, lowering)
         if problem:
             why[name] = f"the lowering of {block.type_name} does not fit the block: {problem}"
+        elif name in split and (lowering.op not in OPCODES or lowering.op in _opcodes.NEXT_STATE_OPS):
+            why[name] = (f"block type {block.type_name} is evaluated in parts (its outputs are needed at different "
+                         f"places of a step) and its op {lowering.op!r} cannot be run in parts")
+    return why
+
+
+def without_compiled_adjoint(program) -> dict[str, str]:
+    """Block path → why the compiled reverse sweep cannot differentiate it (empty if it can)."""
+    why = {}
+    for name, block in program.blocks.items():
+        lowering = trusted_lowering(block)
+        if lowering is not None and getattr(lowering, "op", None) in _NO_ADJOINT:
+            why[name] = f"the compiled op {lowering.op!r} of {block.type_name} has no compiled adjoint"
     return why
 
 
@@ -131,6 +154,7 @@ class _Builder:
         self.state_rows: dict[str, int] = {}  # kalman ops: first row of the state (x̂, P)
         self.next_state: dict[str, int] = {}  # kalman ops: first row its op writes x̂[k+1], P[k+1] into
         self.by_index = {i: key for key, i in program.signal_index.items()}
+        self.pending: list[tuple] = []  # next-state ops of the stateful linear blocks, run after every output op
 
     def allocate(self, size: int) -> int:
         row, self.width = self.width, self.width + size
@@ -141,14 +165,23 @@ class _Builder:
 
     def add_fpar(self, values) -> int:
         offset = sum(len(v) for v in self.fpar)
-        self.fpar.append(np.asarray(values, dtype=self.program.dtype).reshape(-1))
+        with np.errstate(over="ignore"):  # a scalar limit beyond float32's range is ±inf, as the block's rule casts it
+            self.fpar.append(np.asarray(values, dtype=self.program.dtype).reshape(-1))
         return offset
 
-    def emit(self, name: str, block: Block, lowering) -> None:
+    def emit(self, name: str, block: Block, lowering, out_row: int | None = None,
+             holders: dict | None = None) -> None:
+        """One op. A part of a split block passes its own ``out_row`` (rows for all the block's
+        outputs, of which the part's ports are read) and ``holders``: zero rows read instead of the
+        inputs the part does not depend on."""
         row, size = self.rows[(name, block.outputs[0])]  # one output, or several on consecutive rows
+        row = row if out_row is None else out_row
         first = len(self.args) // 2
         for port in block.inputs:
-            self.args.extend(self.input_rows(name, port))
+            if holders and port in holders:
+                self.args.extend((holders[port], self.program.in_sizes[(name, port)]))
+            else:
+                self.args.extend(self.input_rows(name, port))
         p = 0
         if lowering.params is not None:
             p = self.add_fpar(lowering.params)
@@ -167,8 +200,36 @@ class _Builder:
             p, f = len(self.ipar), p
             self.ipar.extend((f, *lowering.ints, self.state_rows[name], self.next_state[name]))
             size = 2 * n + 2 * n_z  # x_pred, x_filt, z_pred, e: consecutive rows from the first
+        elif lowering.op in _WITH_INTS:  # ipar: the fpar offset, then the op's integers
+            p, f = len(self.ipar), p
+            self.ipar.extend((f, *lowering.ints))
         self.code.append((OPCODES[lowering.op], row, size, first, len(block.inputs), p))
         self.op_blocks.append(name)
+
+    def emit_stateful(self, name: str, block: Block, lowering) -> None:
+        """A stateful linear block (ops 30–39): its output op now, its next-state op after every output op.
+
+        ``ipar``: fpar offset, ``Lowering.ints``, state row, next-state row. The next-state op writes
+        x[k+1] into the next-state rows, which the step's update copies into the state rows, so it
+        may read inputs computed after the output op (no feedthrough) and the old state.
+        """
+        row, size = self.rows[(name, block.outputs[0])]
+        first = len(self.args) // 2
+        for port in block.inputs:
+            self.args.extend(self.input_rows(name, port))
+        f = self.add_fpar(lowering.params)
+        arrays = block.arrays()
+        for pname, offset in _opcodes.STATE_FPAR[lowering.op](lowering.ints).items():
+            if pname in arrays:
+                arr = arrays[pname]
+                self.params[f"{name}.{pname}"] = ParamSlot("fpar", f + offset, arr.size, arr.shape)
+        q = len(self.ipar)
+        self.ipar.extend((f, *lowering.ints, self.state_rows[name], self.next_state[name]))
+        self.code.append((OPCODES[lowering.op], row, size, first, len(block.inputs), q))
+        self.op_blocks.append(name)
+        n_state = dict(self.program.states)[name]
+        self.pending.append(((_opcodes.NEXT_STATE_OPS[lowering.op], self.next_state[name], n_state, first,
+                              len(block.inputs), q), name))
 
     def emit_activations(self, group: list[str], lowerings) -> None:
         """One ACTIVATIONS op over the group's consecutive input and output rows (see :mod:`.fusion`)."""
@@ -196,13 +257,28 @@ def lower(program) -> LoweredProgram:
     position = {name: i for i, name in enumerate(program.order)}
     group_of = {name: group for group in activation_groups(program, lowerings) for name in group}
     leaders = {min(group, key=position.__getitem__) for group in group_of.values()}
+    parts_of: dict[str, list] = {}
+    for name, ports, real in program.evaluation_parts():
+        if ports is not None:
+            parts_of.setdefault(name, []).append((ports, real))
+    part_rows: dict[str, list] = {}
     # Pass 1: rows for every output that owns its rows (a delay's output is its state); a fused
     # group's outputs get consecutive rows, in group order, when its first block comes.
     for name in program.order:
         block, lw = program.blocks[name], lowerings[name]
         if lw.op == "split" or (name in group_of and name not in leaders):
             continue
-        for member in group_of.get(name, [name]):
+        if name in parts_of:  # a block evaluated in parts: each part's op writes rows of its own
+            for ports, real in parts_of[name]:
+                first = bld.width
+                for port in block.outputs:
+                    size = program.out_sizes[(name, port)]
+                    row = bld.allocate(size)
+                    if port in ports:  # the part's outputs are read from its rows; the others there are unused
+                        bld.rows[(name, port)] = (row, size)
+                holders = {p: bld.allocate(program.in_sizes[(name, p)]) for p in block.inputs if p not in real}
+                part_rows.setdefault(name, []).append((first, holders))
+        for member in group_of.get(name, [name]) if name not in parts_of else ():
             for port in program.blocks[member].outputs:
                 size = program.out_sizes[(member, port)]
                 bld.rows[(member, port)] = (bld.allocate(size), size)
@@ -221,10 +297,27 @@ def lower(program) -> LoweredProgram:
             states[name] = (bld.allocate(n + n * n), n + n * n)
             bld.state_rows[name] = states[name][0]
             bld.next_state[name] = bld.allocate(n + n * n)
+        elif lw.op in _opcodes.NEXT_STATE_OPS:  # state rows, and the rows its next-state op writes x[k+1] into
+            size = dict(program.states)[name]
+            states[name] = (bld.allocate(size), size)
+            bld.state_rows[name] = states[name][0]
+            bld.next_state[name] = bld.allocate(size)
+            x0 = block.arrays().get("x0")
+            if x0 is not None:
+                bld.params[f"{name}.x0"] = ParamSlot("state", states[name][0], x0.size, x0.shape)
     # Pass 2: Demux outputs are views of their input's rows; other ops in schedule order.
-    for name in program.order:
+    emitted: dict[str, int] = {}
+    part_watch: dict[int, list] = {}  # op of a part → (row, size) of the outputs it computes (watched alone)
+    for name, ports, _ in program.evaluation_parts():
         block, lw = program.blocks[name], lowerings[name]
-        if lw.op == "split":
+        if ports is not None:
+            emitted[name] = emitted.get(name, -1) + 1
+            first, holders = part_rows[name][emitted[name]]
+            part_watch[len(bld.code)] = [bld.rows[(name, port)] for port in ports]
+            bld.emit(name, block, lw, out_row=first, holders=holders)
+        elif lw.op in _opcodes.NEXT_STATE_OPS:
+            bld.emit_stateful(name, block, lw)
+        elif lw.op == "split":
             row, _ = bld.input_rows(name, "u")
             for port, size in zip(block.outputs, lw.ints, strict=True):
                 bld.rows[(name, port)] = (row, size)
@@ -234,6 +327,9 @@ def lower(program) -> LoweredProgram:
                 bld.emit_activations(group_of[name], lowerings)
         elif lw.op in OPCODES:
             bld.emit(name, block, lw)
+    for row, name in bld.pending:  # after every output op: the inputs they read are all computed
+        bld.code.append(row)
+        bld.op_blocks.append(name)
     updates = []
     stage = 0
     for name, (row, size) in states.items():
@@ -247,7 +343,14 @@ def lower(program) -> LoweredProgram:
     for op in code[code[:, OP] == OPCODES["gain_matrix"]]:
         n, m, p = op[N], args[2 * op[IN0] + 1], op[P]
         fpar[p + n * m:p + 2 * n * m] = fpar[p:p + n * m].reshape(n, m).T.reshape(-1)
-    watch_ops = tuple(int(o) for o in np.flatnonzero(np.isin(code[:, OP], list(MAY_OVERFLOW))))
+    watch_ops, watch = [], []
+    for o in np.flatnonzero(np.isin(code[:, OP], list(MAY_OVERFLOW))):
+        # a part of a split block: only the outputs it computes; its other rows came from zeros
+        # in place of inputs those outputs do not depend on, and are never read
+        for row, size in part_watch.get(int(o), [(code[o, OUT], code[o, N])]):
+            watch_ops.append(int(o))
+            watch.append((row, size))
+    watch_ops = tuple(watch_ops)
     next_states = [(-1 - bld.op_blocks.index(name), row, states[name][1]) for name, row in bld.next_state.items()]
     return LoweredProgram(
         dtype=program.dtype, width=bld.width,
@@ -257,7 +360,7 @@ def lower(program) -> LoweredProgram:
         sources=MappingProxyType(sources), states=MappingProxyType(states),
         updates=np.array(updates, dtype=np.int64).reshape(-1, 4), params=MappingProxyType(bld.params),
         signal_rows=signal_rows, watch_ops=watch_ops + tuple(o for o, _, _ in next_states),
-        watch=np.concatenate([code[list(watch_ops)][:, [OUT, N]].reshape(-1, 2),
+        watch=np.concatenate([np.array(watch, dtype=np.int64).reshape(-1, 2),
                               np.array([(r, n) for _, r, n in next_states], dtype=np.int64).reshape(-1, 2)]),
         sentinels=_merged_ranges((args[2 * (op[IN0] + j)], args[2 * (op[IN0] + j) + 1])
                                  for op in code if op[OP] in MAY_HIDE for j in range(op[NIN])),

@@ -22,8 +22,10 @@ def compile_diagram(diagram: Diagram, dtype=np.float64, check_finite: bool = Tru
     """Check a diagram and turn it into an executable :class:`Program`.
 
     Steps: flatten subsystems; check every input is driven exactly once; reject algebraic
-    loops; infer and check signal sizes; order the blocks topologically along feedthrough
-    wires; cast every parameter to ``dtype``. The diagram is not modified, so compiling twice
+    loops (loops of the port graph: feedthrough is per (input, output) pair); infer and check
+    signal sizes; order the blocks topologically along feedthrough wires, evaluating in parts
+    the blocks whose outputs are needed at different places of a step; cast every parameter to
+    ``dtype``. The diagram is not modified, so compiling twice
     gives two identical programs.
 
     Parameters
@@ -53,7 +55,7 @@ def compile_diagram(diagram: Diagram, dtype=np.float64, check_finite: bool = Tru
     _check_inputs_driven(flat)
     check_algebraic_loops(flat)
     in_sizes, out_sizes = infer_sizes(flat)
-    order = _schedule(flat)
+    order, evaluation = _schedule(flat)
     originals = {name: flat.nodes[name]["block"] for name in order}
     blocks = {name: block.astype(dtype) for name, block in originals.items()}
     if check_finite:
@@ -68,6 +70,7 @@ def compile_diagram(diagram: Diagram, dtype=np.float64, check_finite: bool = Tru
         inputs=tuple(n for n in order if isinstance(blocks[n], Inport)),
         outputs=tuple(n for n in flat.nodes if isinstance(flat.nodes[n]["block"], Outport)),
         probes=tuple(n for n in flat.nodes if isinstance(flat.nodes[n]["block"], Probe)),
+        evaluation=evaluation,
     )
 
 
@@ -91,8 +94,17 @@ def _check_inputs_driven(flat: nx.MultiDiGraph) -> None:
                                   f"wire a source to it, e.g. diagram.connect('<block>.<port>', '{name}.{port}')")
 
 
-def _schedule(flat: nx.MultiDiGraph) -> list[str]:
-    """Topological order of blocks along wires into feedthrough inputs (ties: insertion order)."""
+def _schedule(flat: nx.MultiDiGraph) -> tuple[list[str], tuple]:
+    """Block order, and where needed the evaluation order of parts of blocks: ``(order, evaluation)``.
+
+    Blocks are ordered topologically along wires into feedthrough inputs (ties: insertion
+    order). Feedthrough is declared per (input, output) pair, so a diagram without an algebraic
+    loop at port level may still have a cycle between blocks: a block with several outputs,
+    some of which do not depend on an input that is computed from them (a KalmanFilter's
+    ``x_pred`` fed back into its ``u``). Then the blocks on such cycles are evaluated in parts
+    (:func:`_split_schedule`) and ``evaluation`` lists ``(block, output ports)`` in order;
+    otherwise it is empty (every block evaluated once, in ``order``).
+    """
     rank = {n: i for i, n in enumerate(flat.nodes)}
     dep = nx.DiGraph()
     dep.add_nodes_from(flat.nodes)
@@ -101,15 +113,66 @@ def _schedule(flat: nx.MultiDiGraph) -> list[str]:
         if e["dst_port"] in through:
             dep.add_edge(a, b)
     try:
-        return list(nx.lexicographical_topological_sort(dep, key=rank.__getitem__))
+        return list(nx.lexicographical_topological_sort(dep, key=rank.__getitem__)), ()
     except nx.NetworkXUnfeasible:
-        cycle = nx.find_cycle(dep)
-        names = [u for u, _ in cycle]
-        raise AlgebraicLoopError(
-            "blocks " + " → ".join(names) + " depend on each other's outputs within one step through "
-            "blocks that pass only some inputs through; split those blocks or insert a UnitDelay",
-            [(n, "block", "") for n in names],
-        ) from None
+        return _split_schedule(flat, dep, rank)
+
+
+def _split_schedule(flat: nx.MultiDiGraph, dep: nx.DiGraph, rank: dict) -> tuple[list[str], tuple]:
+    """The schedule of a diagram whose blocks form cycles that no port-level loop closes.
+
+    Each block on a cycle of ``dep`` is split into groups of outputs that depend on the same
+    inputs (its feedthrough pairs); an edge runs from the group (or whole block) producing a
+    signal to each group that needs it without delay. A cycle of this graph would be a loop of
+    the port graph, which :func:`check_algebraic_loops` has ruled out. Consecutive groups of one
+    block are merged; a block left with one group is evaluated whole.
+    """
+    cyclic = {n for comp in nx.strongly_connected_components(dep)
+              if len(comp) > 1 or dep.has_edge(*(next(iter(comp)),) * 2) for n in comp}
+    node_of: dict[tuple[str, str], tuple[str, int]] = {}
+    needs: dict[tuple[str, int], set] = {}
+    ports_of: dict[tuple[str, int], list] = {}
+    for name in flat.nodes:
+        block = flat.nodes[name]["block"]
+        pairs = block.feedthrough()
+        if name not in cyclic:
+            needs[(name, -1)] = {i for i, _ in pairs}
+            ports_of[(name, -1)] = list(block.outputs)
+            node_of.update({(name, o): (name, -1) for o in block.outputs})
+            continue
+        groups: dict[frozenset, int] = {}
+        for o in block.outputs:
+            key = frozenset(i for i, out in pairs if out == o)
+            gi = groups.setdefault(key, len(groups))
+            needs[(name, gi)] = set(key)
+            ports_of.setdefault((name, gi), []).append(o)
+            node_of[(name, o)] = (name, gi)
+    graph = nx.DiGraph()
+    graph.add_nodes_from(needs)
+    nodes_of: dict[str, list] = {}
+    for node in needs:
+        nodes_of.setdefault(node[0], []).append(node)
+    for a, b, e in flat.edges(data=True):
+        src = node_of[(a, e["src_port"])]
+        for node in nodes_of[b]:
+            if e["dst_port"] in needs[node]:
+                graph.add_edge(src, node)
+    try:
+        nodes = list(nx.lexicographical_topological_sort(graph, key=lambda n: (rank[n[0]], n[1])))
+    except nx.NetworkXUnfeasible:  # not reached after check_algebraic_loops; kept as a guard
+        cycle = nx.find_cycle(graph)
+        names = list(dict.fromkeys(u[0] for u, _ in cycle))
+        raise AlgebraicLoopError("blocks " + " → ".join(names) + " depend on each other's outputs within one step",
+                                 [(n, "block", "") for n in names]) from None
+    evaluation: list[tuple[str, list]] = []
+    for node in nodes:
+        if evaluation and evaluation[-1][0] == node[0]:
+            evaluation[-1][1].extend(ports_of[node])
+        else:
+            evaluation.append((node[0], list(ports_of[node])))
+    order = list(dict.fromkeys(name for name, _ in evaluation))
+    parts = {name: sum(1 for n, _ in evaluation if n == name) for name in order}
+    return order, tuple((name, None if parts[name] == 1 else tuple(ports)) for name, ports in evaluation)
 
 
 def program_dtype(dtype) -> np.dtype:

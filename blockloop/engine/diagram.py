@@ -64,6 +64,20 @@ def _listing(names) -> str:
     return ", ".join(names) if names else "(none)"
 
 
+def check_sample_time(value, what: str = "Ts", allow_none: bool = False) -> float | None:
+    """``value`` as a finite float > 0 (seconds), or None when ``allow_none``; else a ParameterError naming ``what``."""
+    if value is None and allow_none:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if isinstance(value, (str, bytes, bool, np.bool_)) or not np.isfinite(number) or number <= 0:
+        none = " or None" if allow_none else ""
+        raise ParameterError(f"{what}: expected a finite sample time > 0 in seconds{none}, got {value!r}")
+    return number
+
+
 def _check_name(name) -> str:
     if not isinstance(name, str) or not name or "." in name or "/" in name or name != name.strip():
         raise WiringError(f"invalid block name {name!r}: use a non-empty string without '.', '/' "
@@ -78,6 +92,11 @@ class Diagram:
     ----------
     name : str
         Used in messages and as the default name when the diagram is a subsystem.
+    Ts : float or None
+        Sample time in seconds (finite, > 0), stored in diagram files. None (default): the
+        diagram has none, and a simulation steps in units of 1 s (``t = k``) unless given a
+        ``Ts``. A simulation's explicit ``Ts`` argument overrides it; a subsystem's own ``Ts``
+        is kept (and saved) but only the top-level diagram's is used.
 
     Examples
     --------
@@ -91,11 +110,21 @@ class Diagram:
     [1.0, 3.0, 6.0]
     """
 
-    def __init__(self, name: str = "diagram"):
+    def __init__(self, name: str = "diagram", Ts: float | None = None):
         if not isinstance(name, str):
             raise ParameterError(f"Diagram name: expected a string, got {name!r} ({type(name).__name__})")
         self.name = name
         self.graph = nx.MultiDiGraph(name=name)
+        self.Ts = Ts
+
+    @property
+    def Ts(self) -> float | None:
+        """The sample time in seconds, or None (see the class docstring)."""
+        return self._Ts
+
+    @Ts.setter
+    def Ts(self, value) -> None:
+        self._Ts = check_sample_time(value, f"diagram '{self.name}' Ts", allow_none=True)
 
     # -- building ----------------------------------------------------------------------------
     def add(self, name: str, block: Block | Diagram) -> BlockHandle:
@@ -187,8 +216,9 @@ class Diagram:
         return self.compile(dtype=dtype, check_finite=kwargs.get("check_finite", True)).simulate(inputs, **kwargs)
 
     def __repr__(self) -> str:
+        ts = "" if self.Ts is None else f", Ts {self.Ts:g} s"
         return (f"<Diagram {self.name!r}: {self.graph.number_of_nodes()} blocks, "
-                f"{self.graph.number_of_edges()} wires, inputs {list(self.inputs)}, outputs {list(self.outputs)}>")
+                f"{self.graph.number_of_edges()} wires, inputs {list(self.inputs)}, outputs {list(self.outputs)}{ts}>")
 
     def _repr_svg_(self) -> str | None:
         """Jupyter's picture of the diagram: Graphviz if installed, else matplotlib (loops coloured).

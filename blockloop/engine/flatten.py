@@ -26,7 +26,8 @@ def flatten(diagram: Diagram) -> nx.MultiDiGraph:
     Graph attributes: ``aliases`` maps each spliced-out subsystem port (``"lstm1/h"``) to the
     leaf output ``(block, port)`` that carries its signal, so it can still be probed;
     ``port_sizes`` maps each spliced-out Inport declared with a size to that size, which
-    size inference still enforces.
+    size inference still enforces; ``Ts`` is the top-level diagram's sample time in seconds
+    (None when it has none), the default of a simulation's ``Ts``.
 
     Raises
     ------
@@ -43,7 +44,7 @@ def flatten(diagram: Diagram) -> nx.MultiDiGraph:
     """
     if not isinstance(diagram, Diagram):
         raise WiringError(f"flatten: expected a Diagram, got {type(diagram).__name__}")
-    flat = nx.MultiDiGraph(name=diagram.name)
+    flat = nx.MultiDiGraph(name=diagram.name, Ts=diagram.Ts)
     passthrough: dict[str, str] = {}
     for event, item, prefix in walk_subsystems(diagram):  # depth first, as a recursive walk would
         _inline(event, item, prefix, flat, passthrough)

@@ -23,13 +23,13 @@ def _run(program: Program, T: int, B: int, feeds, x0, logs, trace=None,
          check_finite: bool = False, batched: bool = False) -> dict[str, np.ndarray]:
     """The per-step loop. Everything it touches was laid out before the first step."""
     dtype = program.dtype
-    sig: list = [None] * len(program.signal_index)
+    sig: list = [None] * len(program.signal_index) + [np.zeros((B, n), dtype=dtype) for n in program.placeholders]
     for idx, block in program.constants():
         value = block.output((), None)[0]
         sig[idx] = np.broadcast_to(value, (B, value.shape[-1]))
     sources = []
     for name, idx, _block in program.time_sources():
-        data = feeds[name] if name in feeds else program.source_data(name, T, B)
+        data = feeds[name] if name in feeds else program.source_data(name, T, B, check_finite)
         if data.ndim == 2:
             data = data[:, None, :]
         sources.append((idx, np.broadcast_to(data, (data.shape[0], B, data.shape[2]))))
@@ -41,7 +41,7 @@ def _run(program: Program, T: int, B: int, feeds, x0, logs, trace=None,
     if check_finite:
         _loop_checked(program, T, sig, sources, states, log_pairs, trace, batched=batched)
         return buffers
-    with np.errstate(over="ignore", invalid="ignore"):  # non-finite values are reported after the run
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite values are reported after the run
         _loop(T, sig, sources, states, ops, updates, log_pairs, trace)
     return buffers
 

@@ -22,7 +22,8 @@ class Result:
     probes : dict name → ndarray
         Probe blocks and probed ports, same shapes.
     Ts : float
-        Sample time in seconds.
+        Sample time in seconds: the simulation's ``Ts`` argument, else the diagram's
+        (:attr:`~blockloop.engine.diagram.Diagram.Ts`), else 1.0 (then ``t`` counts steps).
     batched : bool
         Whether signals carry a batch axis (axis 1).
     """
@@ -32,6 +33,11 @@ class Result:
     probes: dict = field(default_factory=dict)
     Ts: float = 1.0
     batched: bool = False
+
+    @property
+    def time(self) -> np.ndarray:
+        """The time axis ``t = k·Ts`` in seconds, (T,) (the same array as :attr:`t`)."""
+        return self.t
 
     @property
     def signals(self) -> dict[str, np.ndarray]:
@@ -92,8 +98,9 @@ class Result:
 
         Columns are ``"name[k]"``: element ``k`` of signal ``name`` (outputs first, then probes; an
         element axis of more than one dimension is flattened in C order). Unbatched: indexed by the
-        time ``t`` (seconds), one row per step. Batched: indexed by a :class:`pandas.MultiIndex`
-        ``(t, sequence)``, time-major, ``sequence`` being the batch row 0..B-1.
+        time ``t = k·Ts`` (seconds), one row per step. Batched: indexed by a :class:`pandas.MultiIndex`
+        ``(t, sequence)``, time-major, ``sequence`` being the batch row 0..B-1. ``df.attrs`` holds
+        ``{"Ts": Ts, "time_unit": "s"}``.
 
         Raises :class:`~blockloop.errors.MissingDependencyError` (an ImportError) without pandas.
         """
@@ -116,7 +123,9 @@ class Result:
                                               names=["t", "sequence"])
         else:
             index = pd.Index(np.asarray(self.t), name="t")
-        return pd.DataFrame(columns, index=index)
+        frame = pd.DataFrame(columns, index=index)
+        frame.attrs.update(Ts=float(self.Ts), time_unit="s")
+        return frame
 
     def save(self, path) -> None:
         """Write the result to ``path`` as a ``.npz`` (numpy's zip of arrays; no pickled objects).

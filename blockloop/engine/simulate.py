@@ -19,7 +19,7 @@ from .result import Result
 __all__ = ["simulate", "plan_run", "RunPlan"]
 
 
-def simulate(program: Program, inputs=None, *, steps: int | None = None, Ts: float = 1.0,
+def simulate(program: Program, inputs=None, *, steps: int | None = None, Ts: float | None = None,
              probes: Iterable[str] = (), initial_states: Mapping | None = None,
              check_finite: bool = True, backend: str = "auto") -> Result:
     """Simulate ``program`` for T steps of ``Ts`` seconds.
@@ -36,8 +36,9 @@ def simulate(program: Program, inputs=None, *, steps: int | None = None, Ts: flo
         accepted for n = 1.
     steps : int, optional
         Number of steps T. Default: the inputs' length (or the FromArray data length).
-    Ts : float
-        Sample time in seconds; the result's time vector is ``t = k·Ts``.
+    Ts : float, optional
+        Sample time in seconds; the result's time vector is ``t = k·Ts``. Default: the sample
+        time of the diagram the program was compiled from (:attr:`Diagram.Ts`), else 1 s.
     probes : iterable of str
         Extra signals to log, as ``"block.port"`` with flattened paths, e.g.
         ``"lstm1/sig_f.y"``; an input port logs the signal that drives it; a subsystem's
@@ -70,6 +71,8 @@ def simulate(program: Program, inputs=None, *, steps: int | None = None, Ts: flo
     ------
     SimulationError, NonFiniteError
     """
+    if Ts is None:
+        Ts = program_sample_time(program)
     Ts = _sample_time(Ts)
     if not isinstance(check_finite, (bool, np.bool_)):
         raise SimulationError(f"check_finite: expected True or False, got {check_finite!r} "
@@ -100,6 +103,13 @@ def simulate(program: Program, inputs=None, *, steps: int | None = None, Ts: flo
     outputs = {n: trace[n] for n in program.outputs}
     probed = {n: trace[n] for n in trace if n not in outputs}
     return Result(t=t, outputs=outputs, probes=probed, Ts=Ts, batched=bool(batch))
+
+
+def program_sample_time(program) -> float:
+    """The default ``Ts`` (seconds) of ``program``: its diagram's ``Diagram.Ts``, else 1.0."""
+    graph = getattr(program, "graph", None)
+    Ts = graph.graph.get("Ts") if graph is not None else None
+    return 1.0 if Ts is None else float(Ts)
 
 
 def _sample_time(Ts) -> float:

@@ -17,21 +17,33 @@ from typing import Any
 import numpy as np
 
 from ..blocks import (
+    Abs,
     Constant,
+    DeadZone,
     Demux,
     FromArray,
     Gain,
     Inport,
+    MathFunction,
+    MatrixProduct,
+    MinMax,
     Mux,
     Outport,
     Probe,
     Product,
+    Pulse,
+    Ramp,
+    Saturation,
     Selector,
     Sigmoid,
+    Sine,
+    Step,
     Sum,
+    Switch,
     Tanh,
     UnitDelay,
 )
+from ..blocks.linear_systems import DiscreteIntegrator, DiscreteStateSpace, DiscreteTransferFunction
 from ..engine import Program
 from ..errors import ParameterError
 
@@ -89,6 +101,52 @@ def _split(slices: tuple[slice, ...]):
         v = _vec(u)
         return [v[s] for s in slices]
     return split
+
+
+def _abs(u) -> np.ndarray:
+    return np.abs(_vec(u[0]))
+
+
+def _dead_zone(start: float, end: float):
+    def dead_zone(u):
+        v = _vec(u[0])
+        return np.select([v > end, v < start], [v - end, v - start], 0.0)
+    return dead_zone
+
+
+def _switch(threshold: float, criterion: str):
+    def switch(u):
+        c = _vec(u[1])
+        passes = c >= threshold if criterion == ">=" else (c > threshold if criterion == ">" else c != 0)
+        return np.where(passes, _vec(u[0]), _vec(u[2]))
+    return switch
+
+
+def _min_max(function: str):
+    ufunc = np.minimum if function == "min" else np.maximum
+
+    def min_max(u):
+        return reduce(ufunc, (_vec(v) for v in u))
+    return min_max
+
+
+#: MathFunction's closed list, as numpy functions (looked up by the validated name, never evaluated).
+_MATH = MappingProxyType({"exp": np.exp, "log": np.log, "sqrt": np.sqrt, "sin": np.sin, "cos": np.cos,
+                          "square": np.square, "reciprocal": lambda v: 1.0 / v})
+
+
+def _math(function: str):
+    f = _MATH[function]
+
+    def math_function(u):
+        return f(_vec(u[0]))
+    return math_function
+
+
+def _matmul(m: int, k: int, n: int):
+    def matmul(u):
+        return (_vec(u[0]).reshape(m, k) @ _vec(u[1]).reshape(k, n)).reshape(-1)
+    return matmul
 
 
 # -- the export --------------------------------------------------------------------------------
@@ -165,6 +223,24 @@ def _selector(b: Build, name: str, block: Selector):
     return b.bd.FUNCTION(_pick(block.indices.copy()), nin=1, name=name)
 
 
+def _generated(b: Build, name: str, block):
+    """Step, Ramp, Sine, Pulse: their samples held per step, as an INTERPOLATE table (see the module doc)."""
+    ys = block.samples(b.steps + 1)[:, 0, :]  # the table reaches the end time, as bdsim asserts
+    return b.bd.INTERPOLATE(x=np.arange(b.steps + 1) * b.Ts, y=ys, time=True, kind="previous", name=name)
+
+
+def _saturation(b: Build, name: str, block: Saturation):
+    return b.bd.CLIP(min=block.lower, max=block.upper, name=name)
+
+
+def _n_ary(make):
+    """A FUNCTION block running ``make(block)`` on the tuple of its inputs (one positional parameter each)."""
+    def maker(b: Build, name: str, block):
+        n = len(block.inputs)
+        return b.bd.FUNCTION(_with_positional(make(block), n), nin=n, name=name)
+    return maker
+
+
 def _sink(b: Build, name: str, block):
     return b.bd.NULL(nin=1, name=name)
 
@@ -173,6 +249,13 @@ MAKERS = MappingProxyType({
     Inport: _source, FromArray: _source, Constant: _constant, Gain: _gain, Sum: _sum,
     Product: _product_block, Sigmoid: _pointwise(_sigmoid), Tanh: _pointwise(_tanh), UnitDelay: _unit_delay,
     Mux: _mux, Demux: _demux, Selector: _selector, Outport: _sink, Probe: _sink,
+    Saturation: _saturation, Abs: _n_ary(lambda block: _abs),
+    DeadZone: _n_ary(lambda block: _dead_zone(block.start, block.end)),
+    MathFunction: _n_ary(lambda block: _math(block.function)),
+    Switch: _n_ary(lambda block: _switch(block.threshold, block.criterion)),
+    MinMax: _n_ary(lambda block: _min_max(block.function)),
+    MatrixProduct: _n_ary(lambda block: _matmul(block.m, block.k, block.n)),
+    Step: _generated, Ramp: _generated, Sine: _generated, Pulse: _generated,
 })
 """Block class → maker. Exact classes only: a subclass may compute something else."""
 
@@ -191,3 +274,48 @@ def make_block(b: Build, name: str, block):
         raise ParameterError(f"block '{name}' ({block.type_name}) has no bdsim counterpart; the bdsim export "
                              f"supports exactly these block types: {supported}")
     return maker(b, name, block)
+
+
+# -- the stateful linear systems: bdsim's LTI_SS_S (x[k+1] = A x + B u, y = C x + D u) ---------
+def _initial(b: Build, name: str) -> np.ndarray:
+    x0 = b.x0[name] if b.x0[name].ndim == 1 else b.x0[name][b.row or 0]
+    return np.array(x0, dtype=np.float64)
+
+
+def _lti(b: Build, name: str, A, B, C, D):
+    """LTI_SS_S of the realization; its D only where non-zero (bdsim then declares feedthrough, as blockloop)."""
+    A, B, C, D = (np.array(M, dtype=np.float64) for M in (A, B, C, D))
+    return b.bd.LTI_SS_S(b.clock, A=A, B=B, C=C, D=D if np.any(D != 0) else None, x0=_initial(b, name), name=name)
+
+
+def _state_space(b: Build, name: str, block: DiscreteStateSpace):
+    return _lti(b, name, block.A, block.B, block.C, block.D)
+
+
+def _transfer_function(b: Build, name: str, block: DiscreteTransferFunction):
+    """The block's own realization (direct form II transposed), so its state and x0 carry over.
+
+    y = b₀u + x₁, xᵢ' = xᵢ₊₁ + bᵢu − aᵢy = xᵢ₊₁ − aᵢx₁ + (bᵢ − aᵢb₀)u.
+    """
+    bn, an = (np.asarray(v, dtype=np.float64) for v in block._coefficients())
+    N = block.L - 1
+    A = np.zeros((N, N))
+    A[:, 0] = -an[1:]
+    A[:-1, 1:] = np.eye(N - 1)
+    b0 = bn[0] if block.feedthrough() else 0.0
+    B = (bn[1:] - an[1:] * b0)[:, None]
+    C = np.eye(1, N)
+    return _lti(b, name, A, B, C, [[b0]])
+
+
+def _integrator(b: Build, name: str, block: DiscreteIntegrator):
+    """A = I, B = K·Ts·I, C = I, D = K·Ts·I (backward Euler) or 0 (forward). bdsim's Integrator_S
+    multiplies by the clock's period instead of the block's Ts, so it is not used."""
+    n = b.program.out_sizes[(name, "y")]
+    c = float(block.K) * block.Ts
+    eye = np.eye(n)
+    return _lti(b, name, eye, c * eye, eye, c * eye if block.method == "backward" else 0 * eye)
+
+
+MAKERS = MappingProxyType({**MAKERS, DiscreteStateSpace: _state_space, DiscreteTransferFunction: _transfer_function,
+                           DiscreteIntegrator: _integrator})

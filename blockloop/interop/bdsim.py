@@ -14,6 +14,13 @@ Block mapping (bdsim block in capitals)::
     UnitDelay          ZOH(clock, x0)      Mux        MUX(nin)
     Selector (n > 1)   INDEX(indices)      Outport, Probe           NULL (its input is watched)
     Product, Sigmoid, Tanh, Demux, Gain vector K or (m, 1)          FUNCTION
+    Saturation         CLIP(lower, upper)
+    Abs, DeadZone, Switch, MinMax, MathFunction, MatrixProduct       FUNCTION (numpy)
+    Step, Ramp, Sine, Pulse   INTERPOLATE of their samples, held per step: bdsim's STEP, RAMP and
+                       WAVEFORM are continuous-time and declare events between the clock ticks
+    DiscreteStateSpace, DiscreteTransferFunction, DiscreteIntegrator   LTI_SS_S(clock, A, B, C, D, x0):
+                       the transfer function as its direct form II transposed realization (so x0
+                       carries over), the integrator as A = I, B = K·Ts·I, C = I, D = K·Ts·I or 0
 
 Timing. bdsim evaluates a purely discrete diagram once at t = 0 and then at every clock tick,
 updating the ZOH states after each tick's evaluation. A clock's ticks are at ``k·T + offset``

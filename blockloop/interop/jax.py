@@ -188,27 +188,31 @@ def flax_forward(weights: NetworkWeights, u, dtype: str = "float64") -> np.ndarr
 
 
 def crosscheck_flax(weights: NetworkWeights, u, Ts: float = 0.1, backend: str = "auto",
-                    tolerance_scale: float | None = 1.0):
+                    tolerance_scale: float | None = 1.0, rtol: float | None = None, atol: float | None = None):
     """The LSTM diagram against Flax (JAX on CPU) in float64, float32 and the mixed setup.
 
-    Tolerances as :func:`blockloop.interop.torch.crosscheck` (1e-12, 5e-6, 1e-5) times
-    ``tolerance_scale`` (None: max(1, max |y|)). Returns a ``CrosscheckReport``.
+    ``u``: (T, Ni) or (T, B, Ni). Tolerances scale with the problem as
+    :func:`blockloop.interop.torch.crosscheck`'s (:func:`~blockloop.interop.torch.crosscheck_tolerances`),
+    times ``tolerance_scale`` (None is 1); ``rtol``/``atol`` replace them by ``atol + rtol · norm(y)``.
+    Returns a ``CrosscheckReport``.
     """
-    from .torch import TOLERANCES, CrosscheckReport, _compare
+    from .torch import CrosscheckReport, _check_tolerance_options, _compare, crosscheck_tolerances, network_size
 
+    scale = _check_tolerance_options(tolerance_scale, rtol, atol)
     jax, flax = _flax()
     net = lstm_network(weights)
     runs = {dt: net.compile(dtype=dt).simulate({"u": u}, Ts=Ts, backend=backend)["y"] for dt in ("float64", "float32")}
     theirs = {dt: flax_forward(weights, u, dt) for dt in ("float64", "float32")}
-    scale = tolerance_scale
-    if scale is None:
-        scale = max(1.0, float(np.max(np.abs(runs["float64"]), initial=0.0)))
-    comparisons = {dt: _compare(runs[dt], theirs[dt], TOLERANCES[dt] * scale) for dt in runs}
-    comparisons["reference_setup"] = _compare(runs["float64"], theirs["float32"], TOLERANCES["reference_setup"] * scale)
     u = np.asarray(u)
+    y64 = runs["float64"]
+    tols = crosscheck_tolerances({"float64": ("float64", y64), "float32": ("float32", y64),
+                                  "reference_setup": ("float32", y64)},
+                                 network_size(weights, u.shape[0]), scale, rtol, atol)
+    comparisons = {dt: _compare(runs[dt], theirs[dt], tols[dt]) for dt in runs}
+    comparisons["reference_setup"] = _compare(runs["float64"], theirs["float32"], tols["reference_setup"])
     shapes = {"ni": weights.ni, "nn": [layer.nn for layer in weights.layers], "no": weights.no,
               "layers": len(weights.layers), "steps": int(u.shape[0]),
               "batch": int(u.shape[1]) if u.ndim == 3 else None,
-              "Ts": Ts, "tolerance_scale": scale, "backend": backend,
+              "Ts": Ts, "tolerance_scale": scale, "tolerances": tols, "rtol": rtol, "atol": atol, "backend": backend,
               "runtime": f"flax {flax.__version__}, jax {jax.__version__} ({jax.default_backend()})"}
     return CrosscheckReport(comparisons=comparisons, shapes=shapes, results={"diagram": runs, "flax": theirs})

@@ -24,8 +24,8 @@ b = bias with no reordering. ``Dense``: ``kernel`` (H, No), ``bias`` (No,): F = 
 JAX's default", so ``keras.ops.matmul`` of two float64 tensors computes in float32: a float64
 ``Dense`` (and the generic ``LSTMCell`` path, ``use_cudnn=False``) rounds like float32 (≈ 1e-7).
 Keras' LSTM layer with ``use_cudnn="auto"`` (the default) runs its loop in plain torch ops and is
-float64. :func:`crosscheck_keras` therefore compares the LSTM stack's output h in float64
-(tolerance 1e-12) and y behind the Dense at float32's tolerance.
+float64. :func:`crosscheck_keras` therefore compares the LSTM stack's output h at float64's
+tolerance and y behind the Dense at float32's (both scaled with the problem, as every cross-check's).
 """
 
 from __future__ import annotations
@@ -206,18 +206,22 @@ def keras_forward(weights: NetworkWeights, u, dtype: str = "float64", head: bool
     return y if batched else y[:, 0, :]
 
 
-def crosscheck_keras(weights, u, Ts: float = 0.1, backend: str = "auto", tolerance_scale: float | None = 1.0):
-    """The LSTM diagram against Keras (torch backend); returns a ``CrosscheckReport``.
+def crosscheck_keras(weights, u, Ts: float = 0.1, backend: str = "auto", tolerance_scale: float | None = 1.0,
+                     rtol: float | None = None, atol: float | None = None):
+    """The LSTM diagram against Keras (torch backend) on ``u`` (T, Ni) or (T, B, Ni); returns a ``CrosscheckReport``.
 
     Comparisons: ``float64`` — the last LSTM layer's h (probe ``lstmL/h_prod.y``) against Keras'
-    float64 LSTMs (1e-12); ``float64_head`` — y, where Keras' float64 Dense multiplies in float32
-    (see the module's note; 5e-6); ``float32`` — y, both float32 (5e-6); ``reference_setup`` — the
-    float64 diagram against float32 Keras (1e-5). Tolerances are multiplied by ``tolerance_scale``
-    (None: max(1, max |y|)). ``weights``: NetworkWeights, or a Keras model / LSTM layers
+    float64 LSTMs; ``float64_head`` — y, where Keras' float64 Dense multiplies in float32 (see the
+    module's note), so at float32's tolerance; ``float32`` — y, both float32; ``reference_setup`` —
+    the float64 diagram against float32 Keras. Tolerances scale with the problem as
+    :func:`blockloop.interop.torch.crosscheck`'s (:func:`~blockloop.interop.torch.crosscheck_tolerances`),
+    times ``tolerance_scale`` (None is 1); ``rtol``/``atol`` replace them by ``atol + rtol · norm``
+    of the compared float64 signal. ``weights``: NetworkWeights, or a Keras model / LSTM layers
     (read with :func:`from_keras`).
     """
-    from .torch import TOLERANCES, CrosscheckReport, _compare
+    from .torch import CrosscheckReport, _check_tolerance_options, _compare, crosscheck_tolerances, network_size
 
+    scale = _check_tolerance_options(tolerance_scale, rtol, atol)
     if not isinstance(weights, NetworkWeights):
         weights = from_keras(weights)
     net = lstm_network(weights)
@@ -227,20 +231,20 @@ def crosscheck_keras(weights, u, Ts: float = 0.1, backend: str = "auto", toleran
     runs = {dt: r["y"] for dt, r in sims.items()}
     theirs = {dt: keras_forward(weights, u, dt) for dt in ("float64", "float32")}
     h_keras = keras_forward(weights, u, "float64", head=False)
-    scale = tolerance_scale
-    if scale is None:
-        scale = max(1.0, float(np.max(np.abs(runs["float64"]), initial=0.0)))
-    comparisons = {"float64": _compare(sims["float64"][probe], h_keras, TOLERANCES["float64"] * scale),
-                   "float64_head": _compare(runs["float64"], theirs["float64"], TOLERANCES["float32"] * scale),
-                   "float32": _compare(runs["float32"], theirs["float32"], TOLERANCES["float32"] * scale),
-                   "reference_setup": _compare(runs["float64"], theirs["float32"],
-                                               TOLERANCES["reference_setup"] * scale)}
     u = np.asarray(u)
+    y64, h64 = runs["float64"], sims["float64"][probe]
+    tols = crosscheck_tolerances({"float64": ("float64", h64), "float64_head": ("float32", y64),
+                                  "float32": ("float32", y64), "reference_setup": ("float32", y64)},
+                                 network_size(weights, u.shape[0]), scale, rtol, atol)
+    comparisons = {"float64": _compare(h64, h_keras, tols["float64"]),
+                   "float64_head": _compare(y64, theirs["float64"], tols["float64_head"]),
+                   "float32": _compare(runs["float32"], theirs["float32"], tols["float32"]),
+                   "reference_setup": _compare(y64, theirs["float32"], tols["reference_setup"])}
     keras = _keras()
     shapes = {"ni": weights.ni, "nn": [layer.nn for layer in weights.layers], "no": weights.no,
               "layers": len(weights.layers), "steps": int(u.shape[0]),
               "batch": int(u.shape[1]) if u.ndim == 3 else None,
-              "Ts": Ts, "tolerance_scale": scale, "backend": backend,
+              "Ts": Ts, "tolerance_scale": scale, "tolerances": tols, "rtol": rtol, "atol": atol, "backend": backend,
               "runtime": f"keras {keras.__version__} ({keras.backend.backend()} backend)"}
     return CrosscheckReport(comparisons=comparisons, shapes=shapes,
                             results={"diagram": runs, "keras": theirs, "keras_h_float64": h_keras})

@@ -541,27 +541,26 @@ def onnx_forward(model, u, runtime: str = "onnxruntime", dtype: str | None = Non
 
 
 # ------------------------------------------------------------------------------------- cross-check
-TOLERANCES = {"float64": 1e-12, "float32": 5e-6, "reference_setup": 1e-5}
-
-
 def crosscheck_onnx(model, u, Ts: float = 0.1, backend: str = "auto", tolerance_scale: float | None = 1.0,
-                    output: str | None = None):
-    """Simulate the imported diagram and run the ONNX file on ``u``; compare the outputs.
+                    output: str | None = None, rtol: float | None = None, atol: float | None = None):
+    """Simulate the imported diagram and run the ONNX file on ``u`` (T, Ni) or (T, B, Ni); compare the outputs.
 
     Comparisons (a :class:`~blockloop.interop.torch.CrosscheckReport`):
 
-    * ``float32``: the diagram in float32 against onnxruntime running the file in float32
-      (tolerance 5e-6);
+    * ``float32``: the diagram in float32 against onnxruntime running the file in float32;
     * ``float64``: the diagram in float64 against ``onnx.reference`` running the file converted
-      to float64 (onnxruntime's CPU LSTM has no float64 kernel; tolerance 1e-12);
-    * ``reference_setup``: the diagram in float64 against onnxruntime float32 (1e-5).
+      to float64 (onnxruntime's CPU LSTM has no float64 kernel);
+    * ``reference_setup``: the diagram in float64 against onnxruntime float32.
 
-    A last-step model is compared at the last step. ``tolerance_scale`` multiplies every
-    tolerance; None scales them by max(1, max |y|). ``model`` may also be :class:`NetworkWeights`,
-    which are exported with :func:`to_onnx` first.
+    A last-step model is compared at the last step. The tolerances scale with the problem as
+    :func:`blockloop.interop.torch.crosscheck`'s (:func:`~blockloop.interop.torch.crosscheck_tolerances`,
+    with Ni, the widest recurrent layer's Nn and the number of recurrent layers), times
+    ``tolerance_scale`` (None is 1); ``rtol``/``atol`` replace them by ``atol + rtol · norm(y)``.
+    ``model`` may also be :class:`NetworkWeights`, which are exported with :func:`to_onnx` first.
     """
-    from .torch import Comparison, CrosscheckReport, matlab_norm
+    from .torch import CrosscheckReport, _check_tolerance_options, _compare, crosscheck_tolerances
 
+    scale = _check_tolerance_options(tolerance_scale, rtol, atol)
     if isinstance(model, NetworkWeights):
         model = to_onnx(model)
     net = _as_network(model, output)
@@ -579,24 +578,18 @@ def crosscheck_onnx(model, u, Ts: float = 0.1, backend: str = "auto", tolerance_
         y32 = onnx_forward(net, u_in, "reference", "float32")
         runtimes["float32"] = f"onnx.reference float32 ({exc})"
     theirs = {"float32": y32, "float64": onnx_forward(net, u_in, "reference", "float64")}
-    scale = tolerance_scale
-    if scale is None:
-        scale = max(1.0, float(np.max(np.abs(ours["float64"]), initial=0.0)))
-
-    def compare(a, b, tol):
-        diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
-        if diff.ndim == 1:
-            diff = diff[None, :]
-        return Comparison(norm=matlab_norm(diff), max_abs=float(np.max(np.abs(diff))) if diff.size else 0.0,
-                          tolerance=tol)
-
-    comparisons = {"float64": compare(ours["float64"], theirs["float64"], TOLERANCES["float64"] * scale),
-                   "float32": compare(ours["float32"], theirs["float32"], TOLERANCES["float32"] * scale),
-                   "reference_setup": compare(ours["float64"], theirs["float32"],
-                                              TOLERANCES["reference_setup"] * scale)}
     layers = net.recurrent_layers
+    size = {"ni": net.ni, "nn": max((s.weights.nn for s in layers), default=net.no),
+            "layers": max(1, len(layers)), "steps": int(u3.shape[0])}
+    y64 = ours["float64"]
+    tols = crosscheck_tolerances({"float64": ("float64", y64), "float32": ("float32", y64),
+                                  "reference_setup": ("float32", y64)}, size, scale, rtol, atol)
+    comparisons = {"float64": _compare(y64, theirs["float64"], tols["float64"]),
+                   "float32": _compare(ours["float32"], theirs["float32"], tols["float32"]),
+                   "reference_setup": _compare(y64, theirs["float32"], tols["reference_setup"])}
     shapes = {"ni": net.ni, "nn": [s.weights.nn for s in layers], "no": net.no, "layers": len(layers),
               "steps": int(u3.shape[0]), "batch": int(u3.shape[1]) if batched else None, "Ts": Ts,
-              "tolerance_scale": scale, "backend": backend, "last_step": net.last_step, "runtimes": runtimes}
+              "tolerance_scale": scale, "tolerances": tols, "rtol": rtol, "atol": atol, "backend": backend,
+              "last_step": net.last_step, "runtimes": runtimes}
     return CrosscheckReport(comparisons=comparisons, shapes=shapes,
                             results={"diagram": ours, "onnx": theirs})

@@ -18,7 +18,7 @@ from ..diagrams import LayerWeights, NetworkWeights, lstm_network
 from ..errors import ParameterError
 
 __all__ = ["to_torch", "from_torch", "torch_forward", "crosscheck", "Comparison", "CrosscheckReport",
-           "matlab_norm", "default_tolerance"]
+           "matlab_norm", "default_tolerance", "crosscheck_tolerances", "network_size"]
 
 _TORCH_DTYPES = {"float64": "float64", "float32": "float32"}
 
@@ -321,7 +321,59 @@ def default_tolerance(dtype: str, ymax: float, ni: int, nn: int, layers: int, st
 
 def _compare(a: np.ndarray, b: np.ndarray, tol: float) -> Comparison:
     diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    if diff.ndim == 1:  # one step (a last-step model's output): one row of the (T, ·) matrix
+        diff = diff[None, :]
     return Comparison(norm=matlab_norm(diff), max_abs=float(np.max(np.abs(diff))) if diff.size else 0.0, tolerance=tol)
+
+
+def network_size(weights, steps: int) -> dict:
+    """``{"ni", "nn", "layers", "steps"}`` of :func:`default_tolerance` for LSTM, GRU or RNN weights
+    (``nn`` the widest layer) run for ``steps`` steps."""
+    return {"ni": int(weights.ni), "nn": max(int(layer.nn) for layer in weights.layers),
+            "layers": len(weights.layers), "steps": int(steps)}
+
+
+def _check_tolerance_options(tolerance_scale, rtol, atol) -> float:
+    """The factor on the default tolerances (None is 1); a ParameterError names a bad option."""
+    if tolerance_scale is not None and (isinstance(tolerance_scale, (bool, np.bool_)) or not isinstance(
+            tolerance_scale, (int, float, np.integer, np.floating)) or not 0 < tolerance_scale < np.inf):
+        raise ParameterError(f"tolerance_scale: expected a positive finite number or None, got {tolerance_scale!r}")
+    for name, value in (("rtol", rtol), ("atol", atol)):
+        if value is not None and (isinstance(value, (bool, np.bool_)) or not isinstance(
+                value, (int, float, np.integer, np.floating)) or not 0 <= value < np.inf):
+            raise ParameterError(f"{name}: expected a finite number ≥ 0 or None, got {value!r}")
+    return 1.0 if tolerance_scale is None else float(tolerance_scale)
+
+
+def crosscheck_tolerances(comparisons: Mapping, size: Mapping, tolerance_scale: float | None = 1.0,
+                          rtol: float | None = None, atol: float | None = None) -> dict:
+    """The tolerance of each comparison of a cross-check, by default from :func:`default_tolerance`.
+
+    Every cross-check (LSTM, GRU and RNN against PyTorch; ONNX, Keras, JAX) takes its tolerances here.
+
+    Parameters
+    ----------
+    comparisons : ``{name: (dtype, y)}``: per comparison the lower precision of its two runs
+        (``"float64"``/``"float32"``) and the float64 diagram's signal it compares (any shape, (T, …))
+    size : ``{"ni", "nn", "layers", "steps"}`` (see :func:`network_size`)
+    tolerance_scale : factor on the default tolerances (None is 1)
+    rtol, atol : when either is given, every comparison's tolerance is ``atol + rtol · norm(y)``
+        instead (norm = the MATLAB 2-norm of its y; a missing one of the two is 0)
+
+    Returns
+    -------
+    dict : name → tolerance on the MATLAB norm of the difference
+    """
+    scale = _check_tolerance_options(tolerance_scale, rtol, atol)
+    tols = {}
+    for name, (dtype, y) in comparisons.items():
+        y = np.asarray(y, dtype=np.float64)
+        if rtol is None and atol is None:
+            ymax = float(np.max(np.abs(y), initial=0.0))
+            tols[name] = scale * default_tolerance(dtype, ymax, **size)
+        else:
+            tols[name] = (atol or 0.0) + (rtol or 0.0) * matlab_norm(y if y.ndim > 1 else y[None, :])
+    return tols
 
 
 def crosscheck(weights: NetworkWeights, u: np.ndarray, Ts: float = 0.1, per_gate: bool = False,
@@ -360,28 +412,16 @@ def crosscheck(weights: NetworkWeights, u: np.ndarray, Ts: float = 0.1, per_gate
     True
     """
     net = lstm_network(_check_weights(weights))
-    if tolerance_scale is not None and (isinstance(tolerance_scale, (bool, np.bool_)) or not isinstance(
-            tolerance_scale, (int, float, np.integer, np.floating)) or not 0 < tolerance_scale < np.inf):
-        raise ParameterError(f"tolerance_scale: expected a positive finite number or None, got {tolerance_scale!r}")
-    for name, value in (("rtol", rtol), ("atol", atol)):
-        if value is not None and (isinstance(value, (bool, np.bool_)) or not isinstance(
-                value, (int, float, np.integer, np.floating)) or not 0 <= value < np.inf):
-            raise ParameterError(f"{name}: expected a finite number ≥ 0 or None, got {value!r}")
+    scale = _check_tolerance_options(tolerance_scale, rtol, atol)
     u = _torch_input(u, weights.ni)
     runs = {}
     for dt in ("float64", "float32"):
         runs[dt] = net.compile(dtype=dt).simulate({"u": u}, Ts=Ts, backend=backend)
     torch_y = {dt: torch_forward(weights, u, dt) for dt in ("float64", "float32")}
-    scale = 1.0 if tolerance_scale is None else float(tolerance_scale)
-    ymax = float(np.max(np.abs(runs["float64"]["y"]), initial=0.0))
-    size = {"ni": weights.ni, "nn": max(layer.nn for layer in weights.layers), "layers": len(weights.layers),
-            "steps": int(u.shape[0])}
-    if rtol is None and atol is None:
-        tols = {k: scale * default_tolerance(dt, ymax, **size)
-                for k, dt in (("float64", "float64"), ("float32", "float32"), ("reference_setup", "float32"))}
-    else:
-        tol = (atol or 0.0) + (rtol or 0.0) * matlab_norm(runs["float64"]["y"])
-        tols = dict.fromkeys(("float64", "float32", "reference_setup"), tol)
+    y64 = runs["float64"]["y"]
+    tols = crosscheck_tolerances({"float64": ("float64", y64), "float32": ("float32", y64),
+                                  "reference_setup": ("float32", y64)},
+                                 network_size(weights, u.shape[0]), scale, rtol, atol)
     comparisons = {dt: _compare(runs[dt]["y"], torch_y[dt], tols[dt]) for dt in runs}
     comparisons["reference_setup"] = _compare(runs["float64"]["y"], torch_y["float32"], tols["reference_setup"])
     if per_step:

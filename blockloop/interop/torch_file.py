@@ -1,11 +1,14 @@
-"""PyTorch model files (``.pt``/``.pth``) holding a ``state_dict`` of one ``nn.LSTM`` and an optional ``nn.Linear``.
+"""PyTorch model files (``.pt``/``.pth``) of one ``nn.LSTM`` and an optional ``nn.Linear``.
 
-The file is read with ``torch.load(path, weights_only=True, map_location="cpu")``: PyTorch's
-restricted unpickler, which builds tensors and plain containers only and refuses any other
-object (a whole pickled ``nn.Module``, a custom class, a ``__reduce__`` payload) without
-running it. The tensors are then loaded into an ``nn.LSTM`` (and ``nn.Linear``) of the shapes
-they imply, with ``load_state_dict(strict=True)``, and mapped to :class:`NetworkWeights` by
-:func:`blockloop.interop.torch.from_torch`; the diagram's bias is ``bias_ih + bias_hh``.
+Either a saved ``state_dict`` or a TorchScript archive of the model.
+
+**state_dict files** (``torch.save(model.state_dict(), path)``) are read with ``torch.load(path,
+weights_only=True, map_location="cpu")``: PyTorch's restricted unpickler, which builds tensors and
+plain containers only and refuses any other object (a whole pickled ``nn.Module``, a custom class, a
+``__reduce__`` payload) without running it. The tensors are then loaded into an ``nn.LSTM`` (and
+``nn.Linear``) of the shapes they imply, with ``load_state_dict(strict=True)``, and mapped to
+:class:`NetworkWeights` by :func:`blockloop.interop.torch.from_torch`; the diagram's bias is
+``bias_ih + bias_hh``.
 
 Accepted keys: those of a bare ``nn.LSTM`` (``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``,
 ``bias_hh_l0``, … ``_l{L-1}``) or of a module holding one under a prefix (``lstm.weight_ih_l0``…),
@@ -14,29 +17,124 @@ the last layer's hidden state. A checkpoint dict whose only tensor dict sits und
 ``"state_dict"`` or ``"model_state_dict"`` is unwrapped. Anything else — bidirectional
 (``_reverse``) or projected (``weight_hr_l0``, proj_size > 0) LSTMs, several LSTMs or linear
 layers, other modules, wrong shapes — is a :class:`~blockloop.errors.ModelFileError` naming
-the key or module and why. PyTorch is imported inside the functions.
+the key or module and why.
+
+**TorchScript archives** (``torch.jit.save(torch.jit.script(model), path)``, or a traced model)
+are recognised by their ``code/`` folder and read with ``torch.jit.load(path, map_location="cpu")``.
+A TorchScript archive holds no Python pickles of user classes: its modules are TorchScript code
+(compiled, not Python) and its tensors; ``torch.jit.load`` unpickles nothing else. (Like any model
+file, load only archives you trust: TorchScript ``__setstate__`` methods run while loading.) The
+module tree is read, not the ``forward``: every module with parameters must be an ``nn.LSTM``
+(exactly one, forward, unprojected) or an ``nn.Linear`` (at most one, reading the last layer's h);
+other leaf modules may only be ``nn.Dropout`` (the identity at inference). A module the importer
+cannot map is a :class:`~blockloop.errors.ModelFileError` naming it, its type and why. The
+weights then go through the same state_dict mapping. What ``forward`` computes (e.g. a
+functional activation after the ``nn.Linear``) is not visible: blockloop's diagram is
+``y = F·h + F_bias`` of the last layer's h at every step.
+
+A whole pickled model (``torch.save(model)``) is refused, unrun, by ``weights_only=True``, with
+the hint to save a state_dict or a scripted model. PyTorch is imported inside the functions.
 """
 
 from __future__ import annotations
 
 import re
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
 from ..errors import ModelFileError
 
-__all__ = ["TORCH_SUFFIXES", "load_torch_model", "load_torch_state_dict", "weights_from_state_dict"]
+__all__ = ["TORCH_SUFFIXES", "load_torch_model", "load_torch_state_dict", "weights_from_state_dict",
+           "is_torchscript", "load_script_module", "weights_from_script_module"]
 
 #: File name endings read as PyTorch files by the command line (``--model``, ``blockloop import``).
 TORCH_SUFFIXES = (".pt", ".pth")
 _LSTM_KEY = re.compile(r"^(?P<prefix>.*?)(?P<kind>weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l(?P<k>\d+)"
                        r"(?P<reverse>_reverse)?$")
 _CHECKPOINT_KEYS = ("state_dict", "model_state_dict")
+#: Leaf modules of a TorchScript model that have no effect on the diagram (the identity at inference).
+_NEUTRAL_MODULES = ("Dropout",)
+_SAVE_HINT = ("save model.state_dict() with torch.save, or a scripted model with "
+              "torch.jit.save(torch.jit.script(model), path)")
 
 
 def load_torch_model(path):
-    """:class:`NetworkWeights` of the PyTorch file ``path`` (see the module docstring for what it may hold)."""
+    """:class:`NetworkWeights` of the PyTorch file ``path``: a state_dict or a TorchScript archive (see the module
+    docstring for what it may hold)."""
+    if is_torchscript(path):
+        return weights_from_script_module(load_script_module(path), path)
     return weights_from_state_dict(load_torch_state_dict(path), path)
+
+
+def is_torchscript(path) -> bool:
+    """Whether ``path`` is a TorchScript archive: a zip file with a ``<name>/code/`` folder (False if unreadable)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.split("/")[1:2] == ["code"] for name in archive.namelist())
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return False
+
+
+def load_script_module(path):
+    """The TorchScript module saved in ``path``, read with ``torch.jit.load(path, map_location="cpu")``.
+
+    Raises :class:`ModelFileError` when the archive cannot be read.
+    """
+    import warnings
+
+    from .torch import _torch
+
+    torch = _torch()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.jit.load(str(path), map_location="cpu")
+    except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError, ValueError... on a bad archive
+        line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelFileError(f"not a readable TorchScript archive ({type(exc).__name__}: {line[:300]})",
+                             path=str(path)) from None
+
+
+def weights_from_script_module(module, path=None):
+    """:class:`NetworkWeights` of a TorchScript module holding one ``nn.LSTM`` and an optional ``nn.Linear``.
+
+    Checks the module tree (see the module docstring), then maps ``module.state_dict()`` with
+    :func:`weights_from_state_dict`. Raises :class:`ModelFileError` naming the first module that
+    cannot be mapped (``'(top level)'`` for the root) and why.
+    """
+    where = None if path is None else str(path)
+    found: dict[str, list[str]] = {"LSTM": [], "Linear": []}
+    for name, sub in module.named_modules():
+        kind = getattr(sub, "original_name", type(sub).__name__)
+        label = f"module '{name or '(top level)'}' ({kind})"
+        own = [p for p, _ in sub.named_parameters(recurse=False)]
+        if kind in found:
+            found[kind].append(name or "(top level)")
+            if kind == "LSTM":
+                _check_script_lstm(sub, label, where)
+        elif own:
+            raise ModelFileError(f"{label} has parameters ({', '.join(own[:4])}) but is neither an nn.LSTM nor an "
+                                 "nn.Linear; blockloop maps one nn.LSTM and an optional nn.Linear", path=where)
+        elif not list(sub.children()) and kind not in _NEUTRAL_MODULES:
+            raise ModelFileError(f"{label}: a layer the diagram has no block for (blockloop maps one nn.LSTM, an "
+                                 "optional nn.Linear and nn.Dropout, the identity at inference)", path=where)
+    for kind, names in found.items():
+        if len(names) > 1 or (kind == "LSTM" and not names):
+            listed = ", ".join(f"'{n}'" for n in names) or "none"
+            raise ModelFileError(f"{len(names)} nn.{kind} modules ({listed}); blockloop maps exactly one nn.LSTM and "
+                                 "at most one nn.Linear", path=where)
+    return weights_from_state_dict(dict(module.state_dict()), path)
+
+
+def _check_script_lstm(lstm, label: str, where) -> None:
+    """Refuse, by name, a scripted nn.LSTM the diagram cannot be: bidirectional or projected."""
+    if getattr(lstm, "bidirectional", False):
+        raise ModelFileError(f"{label}: a bidirectional nn.LSTM has no diagram here; blockloop maps forward LSTMs",
+                             path=where)
+    if getattr(lstm, "proj_size", 0):
+        raise ModelFileError(f"{label}: an nn.LSTM with proj_size = {lstm.proj_size} (projected hidden state) has "
+                             "no diagram here", path=where)
 
 
 def load_torch_state_dict(path):
@@ -65,7 +163,7 @@ def load_torch_state_dict(path):
         detail = " ".join(detail.split())[:300] or type(exc).__name__
         raise ModelFileError("not a state_dict that torch.load(weights_only=True) accepts, which reads tensors and "
                              f"plain containers only (refused: {detail}); blockloop never unpickles other objects: "
-                             "save model.state_dict() with torch.save", path=str(path)) from None
+                             f"{_SAVE_HINT}", path=str(path)) from None
     except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError, EOFError, ValueError... on a bad file
         line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelFileError(f"not a readable PyTorch file ({type(exc).__name__}: {line})", path=str(path)) from None
@@ -74,8 +172,8 @@ def load_torch_state_dict(path):
         if nested:
             obj = obj[nested[0]]
     if not isinstance(obj, Mapping):
-        raise ModelFileError(f"expected a state_dict (a dict of tensors), found a {type(obj).__name__}; save "
-                             "model.state_dict() with torch.save", path=str(path))
+        raise ModelFileError(f"expected a state_dict (a dict of tensors), found a {type(obj).__name__}; "
+                             f"{_SAVE_HINT}", path=str(path))
     for key, value in obj.items():
         if not isinstance(key, str) or not isinstance(value, torch.Tensor):
             raise ModelFileError(f"key {key!r}: expected a tensor, found a {type(value).__name__} (a state_dict maps "

@@ -19,7 +19,17 @@ import numpy as np
 from ..diagrams.gru import GRULayerWeights, GRUNetworkWeights, gru_network
 from ..diagrams.rnn import RNNLayerWeights, RNNNetworkWeights, rnn_network
 from ..errors import ParameterError
-from .torch import TOLERANCES, Comparison, CrosscheckReport, _compare, _torch, _torch_dtype, _torch_input
+from .torch import (
+    Comparison,
+    CrosscheckReport,
+    _check_tolerance_options,
+    _compare,
+    _torch,
+    _torch_dtype,
+    _torch_input,
+    crosscheck_tolerances,
+    network_size,
+)
 
 __all__ = ["to_torch", "from_torch", "torch_forward", "network_diagram", "crosscheck", "CELLS"]
 
@@ -146,11 +156,17 @@ def torch_forward(weights, u, dtype: str = "float64", initial_states=None) -> np
     return np.moveaxis(y, 0, 1) if batched else y[0]
 
 
-def crosscheck(weights, u, Ts: float = 0.1, initial_states=None, backend: str = "auto") -> CrosscheckReport:
-    """The RNN or GRU diagram against PyTorch on ``u``, in float64 (≤ 1e-12) and float32 (≤ 5e-6).
+def crosscheck(weights, u, Ts: float = 0.1, initial_states=None, backend: str = "auto",
+               tolerance_scale: float | None = 1.0, rtol: float | None = None,
+               atol: float | None = None) -> CrosscheckReport:
+    """The RNN or GRU diagram against PyTorch on ``u`` (T, Ni) or (T, B, Ni), in float64 and float32.
 
     Returns a :class:`~blockloop.interop.torch.CrosscheckReport` (norm = MATLAB's 2-norm of the
-    difference, max_abs) with ``comparisons["float64"]`` and ``["float32"]``.
+    difference of y, max_abs) with ``comparisons["float64"]`` and ``["float32"]``. Their tolerances
+    scale with the problem as the LSTM's do
+    (:func:`~blockloop.interop.torch.crosscheck_tolerances`: ``eps · max(1, max |y|) ·
+    (Ni + Nn + 1) · layers · √T`` of each precision, times ``tolerance_scale``); ``rtol``/``atol``
+    replace them by ``atol + rtol · norm(y)``.
 
     Examples
     --------
@@ -160,15 +176,20 @@ def crosscheck(weights, u, Ts: float = 0.1, initial_states=None, backend: str = 
     True
     """
     net = network_diagram(weights)
-    comparisons: dict[str, Comparison] = {}
+    scale = _check_tolerance_options(tolerance_scale, rtol, atol)
     results = {"diagram": {}, "torch": {}}
     for dt in ("float64", "float32"):
-        res = net.compile(dtype=dt).simulate({"u": u}, Ts=Ts, initial_states=initial_states, backend=backend)
-        ref = torch_forward(weights, u, dt, initial_states=initial_states)
-        comparisons[dt] = _compare(res["y"], ref, TOLERANCES[dt])
-        results["diagram"][dt], results["torch"][dt] = res, ref
+        results["diagram"][dt] = net.compile(dtype=dt).simulate({"u": u}, Ts=Ts, initial_states=initial_states,
+                                                                backend=backend)
+        results["torch"][dt] = torch_forward(weights, u, dt, initial_states=initial_states)
     u = np.asarray(u)
+    y64 = results["diagram"]["float64"]["y"]
+    tols = crosscheck_tolerances({"float64": ("float64", y64), "float32": ("float32", y64)},
+                                 network_size(weights, u.shape[0]), scale, rtol, atol)
+    comparisons: dict[str, Comparison] = {
+        dt: _compare(results["diagram"][dt]["y"], results["torch"][dt], tols[dt]) for dt in tols}
     shapes = {"cell": _cell(weights), "ni": weights.ni, "nn": [layer.nn for layer in weights.layers],
               "no": weights.no, "layers": len(weights.layers), "steps": int(u.shape[0]),
-              "batch": int(u.shape[1]) if u.ndim == 3 else None, "Ts": Ts, "backend": backend}
+              "batch": int(u.shape[1]) if u.ndim == 3 else None, "Ts": Ts, "backend": backend,
+              "tolerance_scale": scale, "tolerances": tols, "rtol": rtol, "atol": atol}
     return CrosscheckReport(comparisons=comparisons, shapes=shapes, results=results)

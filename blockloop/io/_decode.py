@@ -2,8 +2,9 @@
 
 Every error names its place in the file, JSON-pointer-like, e.g.
 ``blocks[1] ("lstm1").diagram.blocks[3] ("sig_f").params.K``. Block types are looked up in
-:data:`~blockloop.blocks.BLOCK_TYPES` and built with ``cls(**params)``: nothing in the file is
-ever executed or unpickled.
+:data:`~blockloop.blocks.BLOCK_TYPES`, then among the types the program registered
+(:mod:`.registry`), and built with ``cls(**params)``: nothing in the file is ever executed,
+imported or unpickled.
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ from ..errors import BlockloopError, DiagramFileError, WiringError
 __all__ = ["decode_diagram", "run_nested", "SCHEMA_VERSION", "FORMAT", "ARRAY_DTYPES"]
 
 FORMAT = "blockloop-diagram"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2 added the optional "sample_time"; files without one are still written as 1
 ARRAY_DTYPES = ("float32", "float64")
 SUBSYSTEM = "Diagram"
 
-_TOP_FIELDS = ("format", "schema_version", "name", "inputs", "outputs", "blocks", "wires")
-_SUB_FIELDS = ("name", "inputs", "outputs", "blocks", "wires")
+_TOP_FIELDS = ("format", "schema_version", "name", "sample_time", "inputs", "outputs", "blocks", "wires")
+_SUB_FIELDS = ("name", "sample_time", "inputs", "outputs", "blocks", "wires")
 _BLOCK_FIELDS = ("name", "type", "params")
 _SUBSYSTEM_FIELDS = ("name", "type", "diagram")
 _WIRE_FIELDS = ("from", "to")
@@ -175,6 +176,8 @@ def run_nested(root):
 def _diagram(r: _Reader, obj: dict, loc: _Loc | None):
     """Generator: builds one diagram, yielding a sub-generator for each subsystem it holds."""
     d = Diagram(_field(r, obj, "name", str, loc))
+    if obj.get("sample_time") is not None:
+        _sample_time(r, d, obj["sample_time"], _at(loc, "sample_time"))
     for i, entry in enumerate(_field(r, obj, "blocks", list, loc)):
         bloc = _at(loc, f"blocks[{i}]")
         name, sub, bloc = _block_head(r, entry, bloc)
@@ -189,6 +192,16 @@ def _diagram(r: _Reader, obj: dict, loc: _Loc | None):
         if key in obj:
             _port_list(r, d, obj, key, loc)
     return d
+
+
+def _sample_time(r: _Reader, d: Diagram, value, loc: _Loc) -> None:
+    """Set ``d.Ts`` from a ``sample_time`` field (seconds, a finite number > 0; null means none)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise r.fail(f"expected a sample time in seconds (a number > 0), got {json_type(value)}", loc)
+    try:
+        d.Ts = value
+    except BlockloopError as exc:
+        raise r.fail(str(exc), loc) from None
 
 
 def _port_list(r: _Reader, d: Diagram, obj: dict, key: str, loc: _Loc | None) -> None:
@@ -219,13 +232,17 @@ def _block_head(r: _Reader, entry, loc: _Loc):
             raise r.fail('missing field "diagram" (a subsystem holds its own blocks and wires)', loc)
         return name, _object(r, entry["diagram"], _at(loc, "diagram"), _SUB_FIELDS), loc
     _object(r, entry, loc, _BLOCK_FIELDS)
-    cls = BLOCK_TYPES.get(type_name)
+    from .registry import block_class, registered_block_types
+
+    cls = block_class(type_name)  # the library's types, then the program's registered ones; never an import
     if cls is None:
-        known = sorted(BLOCK_TYPES) + [SUBSYSTEM]
+        known = sorted(BLOCK_TYPES) + [SUBSYSTEM] + sorted(registered_block_types())
         close = difflib.get_close_matches(type_name, known, n=2)
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         shown = type_name if len(type_name) <= 60 else type_name[:57] + "..."
-        raise r.fail(f"unknown block type {shown!r}{hint} (known types: {', '.join(known)})", _at(loc, "type"))
+        raise r.fail(f"unknown block type {shown!r}{hint} (known types: {', '.join(known)}); a block class of your "
+                     "own must be registered before loading: blockloop.io.register_block_type(name, cls)",
+                     _at(loc, "type"))
     params = entry.get("params", {})
     if not isinstance(params, dict):
         raise r.fail(f"expected an object of constructor arguments, got {json_type(params)}", _at(loc, "params"))

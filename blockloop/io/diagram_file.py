@@ -8,8 +8,9 @@ same order, same parameter bits, hence bit-for-bit the same simulation results.
 
 The JSON is written with sorted keys and an indent of 2, blocks and wires in diagram order, so
 it diffs well under git; the ``.npz`` is byte-reproducible. Loading never executes anything
-from the files: block types are looked up in :data:`~blockloop.blocks.BLOCK_TYPES` and the
-arrays are read with ``allow_pickle=False``. The format is described in ``docs/diagram-format.md``.
+from the files: block types are looked up in :data:`~blockloop.blocks.BLOCK_TYPES` (then among
+the program's registered types, :func:`~blockloop.io.register_block_type`) and the arrays are
+read with ``allow_pickle=False``. The format is described in ``docs/diagram-format.md``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..blocks import BLOCK_TYPES, Block
+from ..blocks import Block
 from ..engine import Diagram
 from ..errors import DiagramFileError, ParameterError, WiringError
 from . import _json
@@ -32,6 +33,9 @@ from ._npz import atomic_write_text, read_npz, write_npz
 __all__ = ["save_diagram", "load_diagram", "encode_diagram", "decode_diagram", "arrays_path", "SCHEMA_VERSION"]
 
 log = logging.getLogger(__name__)
+
+#: The schema written when no diagram in the file has a sample time (readable by older blockloop).
+_SCHEMA_WITHOUT_SAMPLE_TIME = 1
 
 
 def arrays_path(json_path: str | os.PathLike) -> Path:
@@ -68,7 +72,20 @@ def encode_diagram(diagram: Diagram) -> tuple[dict, dict[str, np.ndarray]]:
                              "put a single block in a Diagram first")
     arrays: dict[str, np.ndarray] = {}
     body = run_nested(_encode(diagram, "", arrays, (id(diagram),)))
-    return {"format": FORMAT, "schema_version": SCHEMA_VERSION, **body}, arrays
+    timed = any(d.Ts is not None for d in _all_diagrams(diagram))
+    version = SCHEMA_VERSION if timed else _SCHEMA_WITHOUT_SAMPLE_TIME
+    return {"format": FORMAT, "schema_version": version, **body}, arrays
+
+
+def _all_diagrams(diagram: Diagram):
+    """``diagram`` and every subsystem in it (each once), without recursion."""
+    stack, seen = [diagram], set()
+    while stack:
+        d = stack.pop()
+        if id(d) not in seen:
+            seen.add(id(d))
+            yield d
+            stack.extend(b for b in d.blocks.values() if isinstance(b, Diagram))
 
 
 def _encode(diagram: Diagram, prefix: str, arrays: dict, on_path: tuple):
@@ -84,15 +101,24 @@ def _encode(diagram: Diagram, prefix: str, arrays: dict, on_path: tuple):
             blocks.append({"name": name, "type": _library_type(block, prefix + name),
                            "params": _encode_params(block, prefix + name, arrays)})
     wires = [{"from": str(src), "to": str(dst)} for src, dst in diagram.wires()]
-    return {"name": diagram.name, "inputs": list(diagram.inputs), "outputs": list(diagram.outputs),
+    timing = {} if diagram.Ts is None else {"sample_time": diagram.Ts}
+    return {"name": diagram.name, **timing, "inputs": list(diagram.inputs), "outputs": list(diagram.outputs),
             "blocks": blocks, "wires": wires}
 
 
 def _library_type(block: Block, path: str) -> str:
-    if BLOCK_TYPES.get(block.type_name) is not type(block):
+    from .registry import file_type_name
+
+    if getattr(type(block), "holds_code", False):
+        raise ParameterError(f"cannot save block '{path}': a {block.type_name} wraps a Python callable, and a diagram "
+                             "file never carries code; replace it by library blocks (or a Block subclass registered "
+                             "with blockloop.io.register_block_type) before saving")
+    name = file_type_name(block)
+    if name is None:
         raise ParameterError(f"cannot save block '{path}': its type {type(block).__qualname__} is not a library "
-                             f"block (blockloop.blocks.BLOCK_TYPES), so no file could rebuild it")
-    return block.type_name
+                             f"block (blockloop.blocks.BLOCK_TYPES), so no file could rebuild it; register your own "
+                             f"class first: blockloop.io.register_block_type('{type(block).__name__}', cls)")
+    return name
 
 
 def _encode_params(block: Block, path: str, arrays: dict) -> dict:

@@ -255,6 +255,8 @@ def plot_sweep(rows: list[dict], path) -> None:
     """Log-log plot of ``norm(y − z)`` against scl: one panel per realization, one line per β; PNG."""
     from matplotlib.figure import Figure
 
+    from ..viz.plot_style import style_axes
+
     realizations = list(dict.fromkeys(r["realization"] for r in rows))
     betas = sorted({r["beta"] for r in rows})
     fig = Figure(figsize=(3.2 * len(realizations) + 1.2, 4.2))
@@ -266,31 +268,19 @@ def plot_sweep(rows: list[dict], path) -> None:
                         key=lambda r: r["scl"])
             ax.loglog([r["scl"] for r in rs], [max(r["error_norm"], 1e-300) for r in rs], marker="o",
                       markersize=3, color=color, label=f"β = {beta:g}")
-        ax.set_title(realization)
-        ax.set_xlabel("scl")
-        ax.grid(True, which="major", alpha=0.3)
-    axes[0].set_ylabel("norm(y − z)")
+        style_axes(ax, xlabel="input scaling scl (1)", title=realization)
+    axes[0].set_ylabel("norm(y − z) (output units)")
     axes[-1].legend(fontsize=8, loc="lower right")
     fig.suptitle("LSTM with computed weights vs linear system (error against input scaling)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
 
-def plot_response(run: Approximation, path, title: str | None = None) -> None:
-    """Stairs plot of the linear output y ("true") and the LSTM output z ("net"), like the reference."""
-    from matplotlib.figure import Figure
+def plot_response(run: Approximation, path, title: str | None = None):
+    """The linear output y ("true") and the LSTM output z ("net") as held-sample stairs, their
+    difference below (:func:`blockloop.viz.scope.plot_comparison`); saved to ``path``, returns the Figure."""
+    from ..viz.scope import plot_comparison
 
-    fig = Figure(figsize=(7, 4))
-    ax = fig.subplots()
-    for j in range(run.y.shape[1]):
-        suffix = f" y{j + 1}" if run.y.shape[1] > 1 else ""
-        ax.step(run.t, run.y[:, j], where="post", label=f"true{suffix}")
-        ax.step(run.t, run.z[:, j], where="post", linestyle="--", label=f"net{suffix}")
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("output")
-    ax.set_title(title or f"Neural Network Approx: diff = {run.error_norm:.5g} "
-                 f"({run.info['realization']}, scl={run.info['scl']:g}, β={run.info['beta']:g})")
-    ax.legend(loc="upper left")
-    ax.grid(True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    return plot_comparison(run.y, run.z, labels=("true", "net"), t=run.t, Ts=run.info.get("Ts"), signal="y",
+                           title=title or f"Neural Network Approx ({run.info['realization']}, "
+                                          f"scl={run.info['scl']:g}, β={run.info['beta']:g})", file=path)

@@ -27,27 +27,33 @@ def _figure(w=7.0, h=4.0):
     return Figure(figsize=(w, h))
 
 
-def plot_traces(traces: dict, Ts, path, steps: int = 200) -> None:
-    """True state x₁, measurements, the target z[k+1] − D·u[k+1], the Kalman and network predictions."""
-    fig = _figure(8.0, 5.6)
-    ax1, ax2 = fig.subplots(2, 1, sharex=True)
+def plot_traces(traces: dict, Ts, path, steps: int = 200):
+    """True state x₁, measurements, the target z[k+1] − D·u[k+1], the Kalman and network predictions,
+    and each prediction's error below (held-sample stairs, the package's plot style). ``Ts`` in
+    seconds, or None for steps. Saves ``path``; returns the Figure."""
+    from ..viz.plot_style import figure_axes, save_figure, stairs, style_axes, time_label
+
+    fig, (ax1, ax2, ax3) = figure_axes(3, file=path, height_ratios=[1, 2, 1], figsize=(8.0, 7.2))
     k = np.arange(min(steps, len(traces["target"])))
-    t = k * (Ts or 1.0)
-    ax1.plot(t, traces["x"][k + 1, 0], color="0.3", lw=1.2, label="true state x₁[k+1]")
-    ax1.set_ylabel("state")
+    step = float(Ts or 1.0)
+    t = k * step
+    stairs(ax1, t, traces["x"][k + 1, 0], step, color="0.3", lw=1.2, label="true state x₁[k+1]")
+    style_axes(ax1, ylabel="state x₁")
     ax1.legend(loc="upper right", fontsize=8)
     ax2.plot(t, traces["z"][k + 1, 0], ".", color="0.6", ms=3, label="measurement z[k+1]")
-    ax2.plot(t, traces["target"][k, 0], color="0.3", lw=0.8, label="target z[k+1] − D·u[k+1]")
-    for name in ("kalman", "rnn", "rnn_kalman_init", "gru", "lstm"):
-        if name in traces:
-            ax2.plot(t, traces[name][k, 0], color=_COLORS[name], lw=1.0 if name != "kalman" else 1.6,
-                     label=_LABELS[name])
-    ax2.set_xlabel("time [s]" if Ts else "step k")
-    ax2.set_ylabel("one-step prediction")
+    stairs(ax2, t, traces["target"][k, 0], step, color="0.3", lw=0.8, label="target z[k+1] − D·u[k+1]")
+    names = [name for name in ("kalman", "rnn", "rnn_kalman_init", "gru", "lstm") if name in traces]
+    for name in names:
+        stairs(ax2, t, traces[name][k, 0], step, color=_COLORS[name], lw=1.0 if name != "kalman" else 1.6,
+               label=_LABELS[name])
+        stairs(ax3, t, traces[name][k, 0] - traces["target"][k, 0], step, color=_COLORS[name],
+               lw=0.8 if name != "kalman" else 1.4)
+    style_axes(ax2, ylabel="one-step prediction")
     ax2.legend(loc="upper right", fontsize=7, ncol=2)
+    style_axes(ax3, xlabel=time_label(Ts), ylabel="prediction − target", title="prediction error")
     fig.suptitle("Held-out sequence: the networks and the Kalman filter predict z one step ahead")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
+    return fig
 
 
 def plot_eigenvalues(system: dict, path) -> None:

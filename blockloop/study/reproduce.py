@@ -306,7 +306,8 @@ def run_study(cfg: StudyConfig, progress=None, on_log=None) -> dict:
     Parameters
     ----------
     cfg : :class:`StudyConfig`
-    progress : text stream for the training progress bars (e.g. ``sys.stderr``), None for none
+    progress : text stream for the training progress bars (tqdm, e.g. ``sys.stderr``; drawn only on a
+        terminal), None for none
     on_log : called as ``on_log(run_name, None)`` when a training run starts, then
         ``on_log(run_name, LogRow)`` for each log row (epoch 1, every 500, the last)
 

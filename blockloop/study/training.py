@@ -286,7 +286,8 @@ def train(weights: NetworkWeights, u, y, options: TrainingOptions | None = None,
     weights : starting weights (one or more layers with equal unit counts)
     u : (T, Ni) or (T, N, Ni) input sequence(s); y : (T, No) or (T, N, No) targets
     options : :class:`TrainingOptions` (MATLAB defaults if None)
-    progress : text stream for a progress bar (e.g. ``sys.stderr``), None for none
+    progress : text stream for tqdm's progress bar (e.g. ``sys.stderr``), None for none; drawn only
+        when the stream is a terminal
     on_log : called with each :class:`~blockloop.study.training_log.LogRow` (epoch 1, every
         ``verbose_every`` epochs, the last epoch)
     label : name shown on the progress bar

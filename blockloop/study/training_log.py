@@ -1,17 +1,17 @@
-"""The training log as ``trainNetwork`` prints it, a plain-text progress bar, and the loss-curve plot.
+"""The training log as ``trainNetwork`` prints it, the progress bar, and the loss-curve plot.
 
-No third-party progress library is used: the bar is a single ``\\r``-rewritten line on a stream
-(stderr by default in the CLI).
+The bar is tqdm's, drawn on a stream (stderr in the CLI) only when that stream is a terminal:
+redirected to a file or a pipe it stays silent, so logs are not garbled by ``\\r`` redraws.
+The loss log (:func:`format_log`) is separate and always printed where asked.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LogRow", "format_log", "ProgressBar", "plot_loss_curves", "hms"]
+__all__ = ["LogRow", "format_log", "ProgressBar", "plot_loss_curves", "hms", "is_terminal", "tqdm_bar"]
 
 
 @dataclass(frozen=True)
@@ -70,66 +70,76 @@ def format_log(rows, header: bool = True) -> str:
     return "\n".join(lines if header else lines[1:])
 
 
+def is_terminal(stream) -> bool:
+    """Whether ``stream`` is an interactive terminal (``stream.isatty()``; False for None, files and pipes)."""
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty()) if callable(isatty) else False
+    except (OSError, ValueError):  # a closed stream
+        return False
+
+
+def tqdm_bar(total: int, stream, label: str = "", unit: str = "it", **kwargs):
+    """A ``tqdm`` bar of ``total`` steps on ``stream``, disabled (draws nothing) unless ``stream`` is a terminal."""
+    from tqdm import tqdm
+
+    return tqdm(total=int(total), file=stream, desc=label or None, unit=unit, dynamic_ncols=True,
+                disable=not is_terminal(stream), mininterval=0.2, leave=True, **kwargs)
+
+
 class ProgressBar:
-    """``\\r[#####.....] 3400/10000 loss 0.12`` on ``stream``, redrawn at most every ``min_interval`` s.
+    """The training bar: tqdm's ``label  34%|███▍      | 3400/10000 [00:03<00:07, epoch/s, loss 0.12]``.
 
     Parameters
     ----------
     total : number of epochs
-    stream : a text stream (``sys.stderr`` in the CLI); None draws nothing
+    stream : a text stream (``sys.stderr`` in the CLI); None, or a stream that is not a terminal
+        (a file, a pipe, a log), draws nothing
     label : text before the bar (e.g. the run's name)
-    min_interval : seconds between redraws; default 0.2 on a terminal, 5 when the stream is a
-        file or pipe (where every redraw is kept)
     """
 
-    def __init__(self, total: int, stream=None, label: str = "", width: int = 30, min_interval: float | None = None):
-        self.total, self.stream, self.label, self.width = int(total), stream, label, width
-        if min_interval is None:
-            tty = bool(getattr(stream, "isatty", lambda: False)())
-            min_interval = 0.2 if tty else 5.0
-        self.min_interval = min_interval
-        self._last = -np.inf
+    def __init__(self, total: int, stream=None, label: str = ""):
+        self.total = int(total)
+        self._bar = tqdm_bar(total, stream, label, unit="epoch") if stream is not None else None
+
+    @property
+    def active(self) -> bool:
+        """Whether the bar draws (its stream is a terminal)."""
+        return self._bar is not None and not self._bar.disable
 
     def update(self, done: int, loss: float, force: bool = False) -> None:
-        """Redraw after ``done`` epochs with the latest ``loss`` (rate-limited unless ``force``)."""
-        now = time.perf_counter()
-        if self.stream is None or (not force and now - self._last < self.min_interval):
+        """Show ``done`` epochs with the latest ``loss`` (tqdm rate-limits redraws unless ``force``)."""
+        if not self.active:
             return
-        self._last = now
-        filled = int(self.width * done / max(self.total, 1))
-        bar = "#" * filled + "." * (self.width - filled)
-        prefix = f"{self.label} " if self.label else ""
-        self.stream.write(f"\r{prefix}[{bar}] {done}/{self.total} loss {loss:.3g}")
-        self.stream.flush()
+        self._bar.set_postfix_str(f"loss {loss:.3g}", refresh=False)
+        self._bar.update(int(done) - self._bar.n)
+        if force:
+            self._bar.refresh()
 
     def clear(self) -> None:
         """Erase the bar's line (before other output goes to the same terminal); the next update redraws it."""
-        if self.stream is not None and self._last > -np.inf:
-            self.stream.write("\r" + " " * (len(self.label) + self.width + 40) + "\r")
-            self.stream.flush()
-            self._last = -np.inf
+        if self.active:
+            self._bar.clear()
 
     def close(self, loss: float) -> None:
         """Draw the full bar and end the line."""
-        if self.stream is not None:
+        if self._bar is not None:
             self.update(self.total, loss, force=True)
-            self.stream.write("\n")
-            self.stream.flush()
+            self._bar.close()
 
 
 def plot_loss_curves(curves: dict, path, title: str = "Training loss (half-MSE per step)",
-                     published: dict | None = None) -> None:
-    """Save a log-y plot of loss against epoch for each named run to ``path`` (PNG).
+                     published: dict | None = None):
+    """Save a log-y plot of loss against epoch for each named run to ``path`` (PNG); returns the Figure.
 
     Parameters
     ----------
     curves : {label: (E,) array of per-epoch losses}
     published : optional {label: [(epoch, loss), ...]} markers (e.g. the reference's log rows)
     """
-    from matplotlib.figure import Figure
+    from ..viz.plot_style import figure_axes, save_figure, style_axes
 
-    fig = Figure(figsize=(8, 4.5))
-    ax = fig.subplots()
+    fig, (ax,) = figure_axes(1, file=path, figsize=(8, 4.5))
     for k, (label, loss) in enumerate(curves.items()):
         loss = np.asarray(loss, dtype=float)
         ax.semilogy(np.arange(1, loss.size + 1), loss, lw=0.8, color=f"C{k}", label=label)
@@ -137,10 +147,8 @@ def plot_loss_curves(curves: dict, path, title: str = "Training loss (half-MSE p
             ax.plot(*epoch_loss, "o", ms=4, mfc="none", color=f"C{k}")
     if published:
         ax.plot([], [], "ko", mfc="none", ms=4, label="reference log (MATLAB)")
-    ax.set_xlabel("epoch (= iteration: one full-batch update)")
-    ax.set_ylabel("loss")
-    ax.set_title(title)
-    ax.grid(True, which="both", alpha=0.3)
+    style_axes(ax, xlabel="epoch (= iteration: one full-batch update)", ylabel="loss (half-MSE per step)",
+               title=title, log_y=True)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
+    return fig

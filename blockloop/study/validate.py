@@ -85,21 +85,12 @@ def validate(weights: NetworkWeights, sys, u, scales=(1.0, 3.0), label: str = "n
     return cases
 
 
-def plot_validation(case: ValidationCase, path, title_prefix: str = "Neural Network Approx") -> None:
-    """Stairs plot of true against net output with the reference's title ``… diff = norm`` (PNG)."""
-    from matplotlib.figure import Figure
+def plot_validation(case: ValidationCase, path, title_prefix: str = "Neural Network Approx"):
+    """True against net output as held-sample stairs, their difference below, and the reference's
+    ``norm`` of the difference in the title (:func:`blockloop.viz.scope.plot_comparison`); saved
+    to ``path`` (PNG), returns the Figure."""
+    from ..viz.scope import plot_comparison
 
-    fig = Figure(figsize=(7, 4))
-    ax = fig.subplots()
-    for j in range(case.y_true.shape[1]):
-        suffix = f" y{j + 1}" if case.y_true.shape[1] > 1 else ""
-        ax.step(case.t, case.y_true[:, j], where="post", color=f"C{2 * j}", label=f"true{suffix}")
-        ax.step(case.t, case.y_net[:, j], where="post", color=f"C{2 * j + 1}", ls="--", label=f"net{suffix}")
     scale = "" if case.scale == 1 else f" (input ×{case.scale:g})"
-    ax.set_title(f"{title_prefix}: diff = {case.diff_norm:.5g}{scale}")
-    ax.set_xlabel("t (s)")
-    ax.set_ylabel("y")
-    ax.legend(loc="upper left")
-    ax.grid(True, alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    return plot_comparison(case.y_true, case.y_net, labels=("true", "net"), t=case.t, signal="y",
+                           title=f"{title_prefix}{scale}", file=path, dpi=110)

@@ -154,7 +154,8 @@ def _node_line(name: str, block, color: str | None = None) -> str:
         label = f"label={_q(g.text or short)}"
     tooltip = _q(f"{name}: {block!r}")
     edge = f", color={_q(color)}, penwidth=2" if color else ""
-    return f"{_q(name)} [{_SHAPES[g.shape]}, fillcolor={_q(g.fill)}{edge}, {label}, tooltip={tooltip}];"
+    shape = _SHAPES.get(g.shape, _SHAPES["box"])  # a block type without a glyph of its own: a box
+    return f"{_q(name)} [{shape}, fillcolor={_q(g.fill)}{edge}, {label}, tooltip={tooltip}];"
 
 
 def _bar_ports(block) -> tuple[str, ...]:

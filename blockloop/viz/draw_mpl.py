@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..engine.loops import feedback_loops
 from ..errors import ParameterError
+from .collapse import collapse
 from .layout import Box
 from .routing import Layout, Route, layout_diagram
 from .style import (
@@ -43,7 +44,7 @@ MAX_INCHES = 60.0
 
 
 def draw_diagram(diagram, *, highlight: str = "all", names: Mapping[str, str] | None = None,
-                 sizes: bool = True, title: str | None = None, max_loops: int = 10_000):
+                 sizes: bool = True, title: str | None = None, max_loops: int = 10_000, depth: int | None = None):
     """Draw a diagram on a new matplotlib ``Figure`` (pyplot is not used).
 
     Parameters
@@ -60,6 +61,9 @@ def draw_diagram(diagram, *, highlight: str = "all", names: Mapping[str, str] | 
         Defaults to the diagram's name.
     max_loops : int
         Cap on the loop enumeration (see :func:`~blockloop.engine.loops.feedback_loops`).
+    depth : int, optional
+        Draw only ``depth`` levels of subsystems; deeper ones are one block each (0: every
+        top-level subsystem is one block). See :func:`~blockloop.viz.collapse.collapse`.
 
     Returns
     -------
@@ -68,7 +72,7 @@ def draw_diagram(diagram, *, highlight: str = "all", names: Mapping[str, str] | 
     Raises
     ------
     ParameterError
-        Unknown ``highlight``.
+        Unknown ``highlight``, or a ``depth`` that is not an integer ≥ 0.
     WiringError
         The diagram cannot be flattened.
 
@@ -82,7 +86,7 @@ def draw_diagram(diagram, *, highlight: str = "all", names: Mapping[str, str] | 
     from matplotlib.figure import Figure
 
     check_highlight(highlight)
-    flat = graph_of(diagram)
+    flat = graph_of(collapse(diagram, depth))
     report = feedback_loops(flat, max_loops=max_loops, names=names)
     marks = highlighted_wires(report, highlight)
     lay = layout_diagram(flat)
@@ -125,16 +129,24 @@ def save_diagram_image(diagram, path, *, fmt: str | None = None, dpi: int = 150,
     if fmt not in MPL_FORMATS:
         raise ParameterError(f"image format: expected one of {', '.join(MPL_FORMATS)}, got {fmt!r} (from '{path}')")
     fig = draw_diagram(diagram, **kwargs)
-    fig.savefig(path, format=fmt, dpi=dpi)
+    _save(fig, path, fmt, dpi=dpi)
     logger.debug("wrote %s with matplotlib", path)
     return path
 
 
 def diagram_svg(diagram, **kwargs) -> str:
-    """The matplotlib drawing as SVG text (used by ``Diagram._repr_svg_`` without Graphviz)."""
+    """The matplotlib drawing as SVG text, its text kept as ``<text>`` (used by ``Diagram._repr_svg_``)."""
     buf = io.StringIO()
-    draw_diagram(diagram, **kwargs).savefig(buf, format="svg")
+    _save(draw_diagram(diagram, **kwargs), buf, "svg")
     return buf.getvalue()
+
+
+def _save(fig, target, fmt: str, **kwargs) -> None:
+    """``fig.savefig`` with SVG text written as text (searchable, scalable), not as glyph paths."""
+    import matplotlib
+
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        fig.savefig(target, format=fmt, **kwargs)
 
 
 def _draw_frames(ax, lay: Layout) -> None:
@@ -165,15 +177,44 @@ def _draw_routes(ax, lay: Layout, marks) -> None:
 
 
 def _draw_branch_points(ax, lay: Layout) -> None:
-    """A dot where one output port feeds several wires (Simulink's branch point)."""
-    fan: dict[tuple[str, str], list[Route]] = {}
+    """A dot where a net splits (Simulink's branch point): three or more ways out of one point."""
+    for pt in branch_points(lay):
+        ax.plot([pt[0]], [pt[1]], "o", ms=3.2, color=WIRE_COLOR, zorder=4)
+
+
+def branch_points(lay: Layout) -> list[tuple[float, float]]:
+    """Points where the routes of one net (one output port) go three or more ways."""
+    nets: dict[tuple[str, str], list[Route]] = {}
     for r in lay.routes:
-        fan.setdefault((r.src, r.src_port), []).append(r)
-    for routes in fan.values():
-        if len(routes) > 1:
-            x, y = routes[0].points[1]
-            if y == routes[0].points[0][1]:
-                ax.plot([x], [y], "o", ms=3.2, color=WIRE_COLOR, zorder=4)
+        nets.setdefault((r.src, r.src_port), []).append(r)
+    found = []
+    for routes in nets.values():
+        if len(routes) < 2:
+            continue
+        segs = [(p, q) for r in routes for p, q in zip(r.points, r.points[1:], strict=False)]
+        for v in {p for r in routes for p in r.points[1:-1]}:
+            ways = set()
+            for p, q in segs:
+                if _on(v, p, q):
+                    ways |= {_way(v, e) for e in (p, q) if _way(v, e)}
+            if len(ways) >= 3:
+                found.append(v)
+    return sorted(found)
+
+
+def _on(v, p, q, eps: float = 1e-9) -> bool:
+    return (min(p[0], q[0]) - eps <= v[0] <= max(p[0], q[0]) + eps
+            and min(p[1], q[1]) - eps <= v[1] <= max(p[1], q[1]) + eps)
+
+
+def _way(v, e, eps: float = 1e-9) -> str:
+    """The direction from ``v`` to ``e`` on an axis-parallel segment ("" when they coincide)."""
+    dx, dy = e[0] - v[0], e[1] - v[1]
+    if abs(dx) > eps:
+        return "R" if dx > 0 else "L"
+    if abs(dy) > eps:
+        return "D" if dy > 0 else "U"
+    return ""
 
 
 def _arrowhead(ax, r: Route, color: str) -> None:
@@ -193,20 +234,32 @@ def _draw_boxes(ax, flat, lay: Layout, delay_colors) -> None:
         block = flat.nodes[name]["block"]
         g = glyph(block)
         _shape(ax, g, box, delay_colors.get(name, "#333333"))
-        text = g.text or ("" if g.shape == "bar" else short_name(name))
+        collapsed = block.type_name == "Subsystem"  # a collapsed subsystem: its name inside
+        text = short_name(name) if collapsed else g.text or ("" if g.shape == "bar" else short_name(name))
         dx = -box.w * 0.12 if g.shape == "triangle" else 0.0
-        if block.type_name == "Sum" and "-" in block.signs:  # Simulink's round sum: signs, not Σ
-            text = ""
-            for k, sign in enumerate(block.signs):
-                x, y = box.port("in", k, len(block.signs))
-                ax.text(box.x - box.w * 0.12, y, "−" if sign == "-" else "+", fontsize=8, ha="center",
-                        va="center", zorder=6, weight="bold")
+        if block.type_name == "Sum" and ("-" in block.signs or len(block.signs) > 3):
+            text = _sum_signs(ax, box, block.signs)
         size = 8.5 if len(text) > 3 else 11
         ax.text(box.x + dx, box.y, text, ha="center", va="center", fontsize=size, zorder=6,
                 color="white" if g.shape == "bar" else "#111111")
-        if g.caption:
+        if g.caption and not collapsed:
             ax.text(box.x, box.bottom + 0.04, short_name(name), ha="center", va="top", fontsize=7, color="#333333",
                     zorder=6)
+
+
+def _sum_signs(ax, box: Box, signs: str) -> str:
+    """Write each input's sign next to its port; returns the text for the middle of the shape.
+
+    A round sum (up to three inputs) shows only the signs, as Simulink does; a tall sum keeps
+    its Σ and puts a small sign just inside each port.
+    """
+    tall = box.h > box.w + 1e-9
+    for k, sign in enumerate(signs):
+        x, y = box.port("in", k, len(signs))
+        sx = x + 0.08 if tall else box.x - box.w * 0.12
+        ax.text(sx, y, "−" if sign == "-" else "+", fontsize=7 if tall else 8, ha="center", va="center",
+                zorder=6, weight="bold")
+    return "Σ" if tall else ""
 
 
 def _shape(ax, g, box: Box, edge: str) -> None:
@@ -214,7 +267,9 @@ def _shape(ax, g, box: Box, edge: str) -> None:
 
     left, top = box.x - box.w / 2, box.top
     kw = {"fc": g.fill, "ec": edge, "lw": 1.0, "zorder": 5}
-    if g.shape == "circle":
+    if g.shape == "circle" and box.h > box.w + 1e-9:  # a sum with many inputs
+        patch = FancyBboxPatch((left, top), box.w, box.h, boxstyle="round,pad=0,rounding_size=0.2", **kw)
+    elif g.shape == "circle":
         patch = Circle((box.x, box.y), box.w / 2, **kw)
     elif g.shape == "triangle":
         patch = Polygon([(left, top), (left, box.bottom), (box.x + box.w / 2, box.y)], closed=True, **kw)

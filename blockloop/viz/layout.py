@@ -25,9 +25,11 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
+from .stacking import stack_columns
 from .style import glyph
 
-__all__ = ["Box", "Grid", "layered_grid", "loop_delays", "box_size", "within", "common_subsystem", "port_index"]
+__all__ = ["Box", "Grid", "layered_grid", "loop_delays", "box_size", "within", "common_subsystem", "port_index",
+           "scopes"]
 
 COLUMN_GAP = 0.95
 ROW_GAP = 0.32
@@ -35,6 +37,7 @@ DUMMY_GAP = 0.14
 CAPTION = 0.14  # room for the block name written under a box
 LANE_GAP = 0.38  # vertical room above a return lane
 FRAME_GAP = 0.25  # room for a subsystem frame's border (and title) between blocks of different frames
+TITLE = 0.22  # room above a frame's blocks for its title
 
 
 @dataclass(frozen=True)
@@ -95,20 +98,35 @@ def box_size(block) -> tuple[float, float]:
     """Width and height of a block's box, growing with its number of ports."""
     shape = glyph(block).shape
     n = max(len(block.inputs), len(block.outputs), 1)
-    w, h = {"box": (0.78, 0.5), "circle": (0.42, 0.42), "triangle": (0.6, 0.55), "bar": (0.1, 0.6),
-            "port": (0.6, 0.34), "delay": (0.7, 0.5)}[shape]
+    w, h = {"circle": (0.42, 0.42), "triangle": (0.6, 0.55), "bar": (0.1, 0.6),
+            "port": (0.6, 0.34), "delay": (0.7, 0.5)}.get(shape, (0.78, 0.5))  # any other shape: a box
+    if shape == "circle" and n > 3:  # a tall sum: one sign next to each input port
+        return 0.5, 0.22 * (n + 1)
     if shape == "circle":
         return w, h
     return w, max(h, (0.34 if shape == "bar" else 0.2) * (n + (1 if shape == "bar" else 0)))
 
 
 def loop_delays(flat: nx.MultiDiGraph) -> tuple[str, ...]:
-    """Single-input, single-output stateful blocks on a cycle of the block graph."""
+    """Single-input, single-output stateful blocks without feedthrough on a cycle of the block graph.
+
+    A delay driven by (or driving) another such delay, or by itself, stays in the layering, so
+    that every return lane runs from a placed block to a placed block; so does a delay driven
+    from outside its own subsystem (its lane would have to leave the subsystem's frame).
+    """
     simple = nx.DiGraph(flat)
     on_cycle = {n for comp in nx.strongly_connected_components(simple) if len(comp) > 1 for n in comp}
-    on_cycle |= {n for n in simple if simple.has_edge(n, n)}
-    return tuple(n for n, b in flat.nodes(data="block")
-                 if n in on_cycle and b.has_state and len(b.inputs) == 1 and len(b.outputs) == 1)
+    chosen: list[str] = []
+    for n, b in flat.nodes(data="block"):
+        if (n in on_cycle and b.has_state and len(b.inputs) == 1 and len(b.outputs) == 1 and not b.feedthrough()
+                and not simple.has_edge(n, n) and _fed_from_within(flat, n)
+                and not any(m in chosen for m in (*simple.predecessors(n), *simple.successors(n)))):
+            chosen.append(n)
+    return tuple(chosen)
+
+
+def _fed_from_within(flat, n: str) -> bool:
+    return all(within(flat.nodes[a]["subsystem"], flat.nodes[n]["subsystem"]) for a in flat.predecessors(n))
 
 
 def layered_grid(flat: nx.MultiDiGraph) -> Grid:
@@ -128,9 +146,9 @@ def layered_grid(flat: nx.MultiDiGraph) -> Grid:
     forward, back = _split_wires(flat, set(delays))
     layer = _layers(flat, forward, set(delays))
     nodes, chains = _dummies(flat, forward, layer)
-    order = _order(flat, nodes, chains, layer, back, set(delays))
-    spacing = _Spacing(flat, nodes, _lane_reserve(flat, delays, back))
-    boxes = _coordinates(flat, nodes, order, chains, spacing)
+    order, ghosts = _order(flat, nodes, chains, layer, back, set(delays))
+    spacing = _Spacing(flat, nodes, ghosts)
+    boxes = _coordinates(flat, nodes, order, chains, spacing, _lane_reserve(flat, layer, delays, back))
     return Grid(boxes=boxes, chains=chains, back=back, delays=delays)
 
 
@@ -212,13 +230,13 @@ def _neighbours(flat, chains) -> tuple[dict[str, list], dict[str, list]]:
 def _group_of(flat, name: str) -> str:
     if name.startswith("~"):
         a, b = name.split("~")[1:3]
-        sa, sb = flat.nodes[a]["subsystem"], flat.nodes[b]["subsystem"]
-        return sa if sa == sb else ""
+        return common_subsystem(flat.nodes[a]["subsystem"], flat.nodes[b]["subsystem"])
     return flat.nodes[name]["subsystem"]
 
 
-def _order(flat, nodes, chains, layer, back, delays) -> list[list[str]]:
-    """Crossing reduction by barycenter sweeps; returns the layers, top to bottom."""
+def _order(flat, nodes, chains, layer, back, delays) -> tuple[list[list[str]], dict[str, str]]:
+    """Crossing reduction by barycenter sweeps; returns the layers, top to bottom, and their ghosts
+    (see :func:`_consistent_groups`)."""
     rank = {n: i for i, n in enumerate(flat.nodes)}
     n_layers = max(nodes.values(), default=-1) + 1
     layers = [[] for _ in range(n_layers)]
@@ -238,7 +256,41 @@ def _order(flat, nodes, chains, layer, back, delays) -> list[list[str]]:
         cross = _crossings(layers, right)
         if cross < best_cross:
             best, best_cross = [list(x) for x in layers], cross
-    return best
+    return _consistent_groups(flat, best)
+
+
+def _consistent_groups(flat, layers) -> tuple[list[list[str]], dict[str, str]]:
+    """Reorder each layer so subsystems come in one order, top to bottom, in every column.
+
+    Each subsystem gets one rank for the whole diagram (its members' mean relative height), so
+    frames spanning several columns can be stacked without crossing each other. A column that a
+    subsystem's frame spans but holds none of its blocks gets a *ghost* of it (a zero-size point,
+    ``"~|path|column"``), so that the other blocks of that column keep out of the frame too.
+    Returns the layers and the ghosts' subsystems.
+    """
+    group = {n: _group_of(flat, n) for names in layers for n in names}
+    rel = {n: (i + 0.5) / len(names) for names in layers for i, n in enumerate(names)}
+    members: dict[str, list[float]] = {}
+    cols: dict[str, set[int]] = {}
+    for j, names in enumerate(layers):
+        for n in names:
+            for scope in scopes(group[n]):
+                members.setdefault(scope, []).append(rel[n])
+                cols.setdefault(scope, set()).add(j)
+    rank = {scope: float(np.mean(v)) for scope, v in members.items()}
+    layers = [list(names) for names in layers]
+    ghosts = {}
+    for scope, used in cols.items():
+        for j in set(range(min(used), max(used) + 1)) - used:
+            name = f"~|{scope}|{j}"
+            ghosts[name] = group[name] = scope
+            rel[name] = rank[scope]
+            layers[j].append(name)
+
+    def key(n: str) -> list[tuple[float, str]]:  # names break ties, so two subsystems never interleave
+        return [(rank[s], s) for s in scopes(group[n])] + [(rel[n], "~" + n)]
+
+    return [sorted(names, key=key) for names in layers], ghosts
 
 
 def _sorted_layer(flat, names, adj, ref, pulled, size) -> list[str]:
@@ -248,11 +300,14 @@ def _sorted_layer(flat, names, adj, ref, pulled, size) -> list[str]:
         if n in pulled:
             vals.append(size + 1.0)  # towards the return lane below
         bary[n] = float(np.mean(vals)) if vals else float(pos)
-    groups: dict[str, list[str]] = {}
+    scope_of = {n: scopes(_group_of(flat, n)) for n in names}
+    members: dict[str, list[float]] = {}
     for n in names:
-        groups.setdefault(_group_of(flat, n), []).append(n)
-    group_pos = {g: float(np.mean([bary[n] for n in ms])) for g, ms in groups.items()}
-    return sorted(names, key=lambda n: (group_pos[_group_of(flat, n)], bary[n]))
+        for scope in scope_of[n]:
+            members.setdefault(scope, []).append(bary[n])
+    pos = {scope: float(np.mean(v)) for scope, v in members.items()}
+    # subsystems stay together, nested ones inside their parents: sort by each enclosing scope's place
+    return sorted(names, key=lambda n: (*(pos[s] for s in scope_of[n]), bary[n]))
 
 
 def _crossings(layers, right) -> int:
@@ -266,16 +321,48 @@ def _crossings(layers, right) -> int:
     return total
 
 
-def _lane_reserve(flat, delays, back) -> dict[str, float]:
-    """Vertical room each subsystem needs under its blocks for its own return lanes."""
+def delay_column(flat, layer: dict[str, int], delay: str):
+    """Where loop delay ``delay`` sits and which wires out of it run along its own lane.
+
+    ``layer`` gives the column of every layered block. Returns ``(column, direct, first)``: the
+    delay's column (between its driver and the leftmost block of its subsystem that it feeds,
+    where it can, never right of its driver and never outside its subsystem's columns), the wires
+    ``(delay, dst, key)`` that leave along the delay's lane, and the lane's first column.
+    """
+    (a, _, _), = flat.in_edges(delay, keys=True)
+    sub = flat.nodes[delay]["subsystem"]
+    la = layer[a]
+    outs = list(flat.out_edges(delay, keys=True))
+    near = [layer[b] for _, b, _ in outs if within(flat.nodes[b]["subsystem"], sub)]
+    col = max(min(la, (la + min(near)) // 2), 0) if near and min(near) <= la else la
+    span = [j for n, j in layer.items() if n in flat and n != delay and within(flat.nodes[n]["subsystem"], sub)]
+    col = min(max(col, min(span)), la)  # the driver is in the subsystem: min(span) <= la
+    direct = [w for w in outs if layer[w[1]] <= col and within(flat.nodes[w[1]]["subsystem"], sub)]
+    return col, direct, min([col, la, *(layer[w[1]] for w in direct)])
+
+
+def _lane_reserve(flat, layer, delays, back) -> dict[str, float]:
+    """Vertical room each subsystem needs under its blocks for its own return lanes.
+
+    Counts the lanes :mod:`~blockloop.viz.routing` will draw: one per loop delay (the delay sits
+    on it), one per other wire out of a delay that does not run along it, one per other back wire
+    that spans a column.
+    """
     reserve: dict[str, float] = {}
+
+    def add(scope: str, room: float) -> None:
+        reserve[scope] = reserve.get(scope, 0.0) + room
+
     for d in delays:
         sub = flat.nodes[d]["subsystem"]
-        reserve[sub] = reserve.get(sub, 0.0) + box_size(flat.nodes[d]["block"])[1] + LANE_GAP + CAPTION
+        add(sub, box_size(flat.nodes[d]["block"])[1] + LANE_GAP + CAPTION)
+        col, direct, _ = delay_column(flat, layer, d)
+        for w in flat.out_edges(d, keys=True):
+            if w not in direct and layer[w[1]] != col:
+                add(common_subsystem(flat.nodes[w[1]]["subsystem"], sub), LANE_GAP)
     for a, b, _ in back:
-        if a not in delays and b not in delays:
-            sub = common_subsystem(flat.nodes[a]["subsystem"], flat.nodes[b]["subsystem"])
-            reserve[sub] = reserve.get(sub, 0.0) + LANE_GAP
+        if a not in delays and b not in delays and max(layer[a] + 1, layer[b]) - min(layer[a] + 1, layer[b]) >= 1:
+            add(common_subsystem(flat.nodes[a]["subsystem"], flat.nodes[b]["subsystem"]), LANE_GAP)
     return reserve
 
 
@@ -295,34 +382,31 @@ def within(group: str, scope: str) -> bool:
 
 
 class _Spacing:
-    """Box sizes, groups and the least vertical distance between neighbours in a layer."""
+    """Box sizes, groups, and the least vertical room around the blocks of one column."""
 
-    def __init__(self, flat, nodes, reserve: dict[str, float]):
+    def __init__(self, flat, nodes, ghosts: dict[str, str]):
         self.size = {n: (0.0, 0.0) if n.startswith("~") else box_size(flat.nodes[n]["block"]) for n in nodes}
-        self.group = {n: _group_of(flat, n) for n in nodes}
-        self.reserve = reserve
+        self.size |= {n: (0.0, 0.0) for n in ghosts}
+        self.group = {n: _group_of(flat, n) for n in nodes} | ghosts
+
+    def extent(self, n: str) -> tuple[float, float]:
+        """Room above and below the centre of ``n``: half its box, and its caption below."""
+        h = self.size[n][1] / 2
+        return h, h + (0.0 if n.startswith("~") else CAPTION)
 
     def gap(self, a: str, b: str) -> float:
-        """Least distance between the centres of ``a`` and ``b`` below it: captions, and the
-        return lanes of every subsystem that holds ``a`` but not ``b``."""
+        """Least distance between the centres of ``a`` and ``b`` below it, in one subsystem."""
         gap = ROW_GAP if not (a.startswith("~") or b.startswith("~")) else DUMMY_GAP
-        if not a.startswith("~"):
-            gap += CAPTION
-        ga, gb = self.group[a], self.group[b]
-        for scope in _scopes(ga):
-            if not within(gb, scope):  # leaving a frame: its lanes, its border
-                gap += self.reserve.get(scope, 0.0) + FRAME_GAP
-        gap += FRAME_GAP * sum(not within(ga, scope) for scope in _scopes(gb))  # entering one
-        return (self.size[a][1] + self.size[b][1]) / 2 + gap
+        return self.extent(a)[1] + self.extent(b)[0] + gap
 
 
-def _scopes(group: str) -> list[str]:
+def scopes(group: str) -> list[str]:
     """``"a/b"`` → ``["a", "a/b"]``: the subsystem paths that hold a member of ``group``."""
     parts = group.split("/") if group else []
     return ["/".join(parts[: k + 1]) for k in range(len(parts))]
 
 
-def _coordinates(flat, nodes, order, chains, spacing: _Spacing) -> dict[str, Box]:
+def _coordinates(flat, nodes, order, chains, spacing: _Spacing, reserve: dict[str, float]) -> dict[str, Box]:
     size = spacing.size
     xs, x = [], 0.0
     for j, names in enumerate(order):
@@ -331,51 +415,23 @@ def _coordinates(flat, nodes, order, chains, spacing: _Spacing) -> dict[str, Box
         x += (prev + width) / 2 + COLUMN_GAP if j else width / 2
         xs.append(x)
     left, right = _neighbours(flat, chains)
-    y = _stack(order, spacing)
-    for sweep in range(12):
-        adj = left if sweep % 2 == 0 else right
-        seq = order if sweep % 2 == 0 else order[::-1]
-        for names in seq:
-            y.update(_align(names, spacing, y, adj))
+    paths = {s for g in spacing.group.values() for s in scopes(g)}
+
+    def target(n: str, y) -> float | None:  # lined up with the ports it is wired to
+        h = size[n][1]
+        vals = [y[v] + fv * size[v][1] - fu * h for v, fu, fv in (*left.get(n, ()), *right.get(n, ()))]
+        return float(np.mean(vals)) if vals else None
+
+    y = stack_columns(order, spacing.group, spacing.extent, spacing.gap, lambda p: frame_pad(paths, p),
+                      FRAME_GAP, reserve, target)
     return {n: Box(n, xs[nodes[n]], y[n], size[n][0], size[n][1], nodes[n], dummy=n.startswith("~"),
                    group=spacing.group[n]) for n in nodes}
 
 
-def _stack(order, spacing: _Spacing) -> dict[str, float]:
-    y = {}
-    for names in order:
-        pos = 0.0
-        for i, n in enumerate(names):
-            pos += spacing.gap(names[i - 1], n) if i else 0.0
-            y[n] = pos
-    return y
-
-
-def _align(names, spacing: _Spacing, y, adj) -> dict[str, float]:
-    """Positions for one layer: as close as possible to the ports they connect to, order kept."""
-    if not names:
-        return {}
-    size = spacing.size
-    target = []
-    for n in names:
-        h = size[n][1]
-        vals = [y[v] + fv * size[v][1] - fu * h for v, fu, fv in adj.get(n, ()) if v in y]
-        target.append(float(np.mean(vals)) if vals else y[n])
-    offsets = np.cumsum([0.0] + [spacing.gap(a, b) for a, b in zip(names, names[1:], strict=False)])
-    z = _isotonic(np.asarray(target) - offsets)
-    return {n: float(z[i] + offsets[i]) for i, n in enumerate(names)}
-
-
-def _isotonic(values: np.ndarray) -> np.ndarray:
-    """Least-squares non-decreasing fit (pool adjacent violators)."""
-    blocks: list[list[float]] = []  # [mean, count]
-    for v in values:
-        blocks.append([float(v), 1.0])
-        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
-            m2, c2 = blocks.pop()
-            m1, c1 = blocks[-1]
-            blocks[-1] = [(m1 * c1 + m2 * c2) / (c1 + c2), c1 + c2]
-    return np.concatenate([np.full(int(c), m) for m, c in blocks])
+def frame_pad(paths, path: str) -> tuple[float, float]:
+    """``(margin, title room)`` of frame ``path``: outer frames get wider margins than the ones inside."""
+    below = max((q.count("/") - path.count("/") for q in paths if within(q, path)), default=0)
+    return 0.2 + 0.18 * below, TITLE
 
 
 def port_index(flat, name: str, side: str, port: str) -> tuple[int, int]:

@@ -1,25 +1,40 @@
-"""Wire routes, return lanes for feedback, and subsystem frames, on top of :mod:`~blockloop.viz.layout`.
+"""Orthogonal wire routes, return lanes for feedback, and subsystem frames, on top of :mod:`~blockloop.viz.layout`.
 
-Forward wires run left to right through their dummy points. Every feedback path gets a
-horizontal *return lane* under everything it spans: the loop delay sits flipped on the lane
-(input on its right, output on its left), the wire leaves its driver to the right, drops to
-the lane, runs left through the delay and rises into the block it feeds. Narrow loops get
-the upper lanes, so a small loop nested in a big one (the LSTM's cell loop inside its hidden
-loop) is drawn inside it.
+Every wire is drawn with right angles only. Between two columns of blocks lies a *channel*;
+a wire crosses a channel horizontally when its ends line up, else it turns onto a vertical
+*track* of that channel (one track per net, so two different signals never share a line:
+see :mod:`~blockloop.viz.channels`). A wire spanning several columns passes the columns in
+between at its dummy points, which the layout keeps clear of blocks.
+
+Every feedback path gets a horizontal *return lane* under everything it spans: the loop delay
+sits flipped on the lane (input on its right, output on its left), the wire leaves its driver to
+the right, drops to the lane on a track, runs left through the delay and rises on a track into
+the block it feeds. Narrow loops get the upper lanes, so a small loop nested in a big one (the
+LSTM's cell loop inside its hidden loop) is drawn inside it. Blocks that do not belong to a
+subsystem are moved out of its frame (:mod:`~blockloop.viz.frames`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .layout import LANE_GAP, Box, Grid, box_size, common_subsystem, layered_grid, port_index, within
-from .style import graph_of
+from .channels import EDGE, Spec, place_columns
+from .frames import Frame, frame_pad, frame_rects
+from .layout import (
+    CAPTION,
+    FRAME_GAP,
+    LANE_GAP,
+    Box,
+    Grid,
+    box_size,
+    common_subsystem,
+    delay_column,
+    layered_grid,
+    within,
+)
+from .style import glyph, graph_of
 
 __all__ = ["Route", "Frame", "Layout", "layout_diagram"]
-
-STUB = 0.12
-CHANNEL = 0.2
-CHANNEL_STEP = 0.09
 
 
 @dataclass(frozen=True)
@@ -32,17 +47,6 @@ class Route:
     dst_port: str
     points: tuple[tuple[float, float], ...]
     back: bool = False
-
-
-@dataclass(frozen=True)
-class Frame:
-    """A subsystem's rectangle: ``path`` and corners ``(x0, y0)`` top-left, ``(x1, y1)`` bottom-right."""
-
-    path: str
-    x0: float
-    y0: float
-    x1: float
-    y1: float
 
 
 @dataclass(frozen=True)
@@ -71,137 +75,151 @@ def layout_diagram(diagram) -> Layout:
     >>> c, h = lay.boxes["lstm1/c_delay"], lay.boxes["lstm1/h_delay"]
     >>> c.flipped and h.flipped and c.y < h.y   # the cell lane lies inside the hidden lane
     True
+    >>> all(p[0] == q[0] or p[1] == q[1] for r in lay.routes for p, q in zip(r.points, r.points[1:]))
+    True
     """
     flat = graph_of(diagram)
     grid = layered_grid(flat)
+    ys = {n: b.y for n, b in grid.boxes.items()}
+    lanes = _Lanes(flat, grid, ys)
+    specs = _forward_specs(flat, grid, ys) + lanes.specs
     boxes = dict(grid.boxes)
-    routes = [_forward_route(flat, boxes, grid, w) for w in grid.chains]
-    routes += _return_routes(flat, grid, boxes)
+    paths = {b.group for b in boxes.values()} | {flat.nodes[d]["subsystem"] for d in grid.delays}
+    edge = max([EDGE] + [frame_pad(paths, p)[0] + 0.12 for p in paths if p])
+    boxes, points = place_columns(flat, boxes, lanes.delays, specs, edge)
+    routes = [Route(s.src, s.src_port, s.dst, s.dst_port, pts, s.back) for s, pts in zip(specs, points, strict=True)]
     frames = _frames(flat, boxes, routes)
     return Layout(boxes=boxes, routes=tuple(routes), frames=frames, bounds=_bounds(boxes, routes, frames))
 
 
-def _port_point(flat, boxes, name, side, port) -> tuple[float, float]:
-    k, n = port_index(flat, name, side, port)
-    return boxes[name].port(side, k, n)
-
-
-def _forward_route(flat, boxes, grid: Grid, wire) -> Route:
-    a, b, k = wire
-    e = flat.edges[a, b, k]
-    p = _port_point(flat, boxes, a, "out", e["src_port"])
-    q = _port_point(flat, boxes, b, "in", e["dst_port"])
-    mids = [(boxes[d].x, boxes[d].y) for d in grid.chains[wire]]
-    pts = [p, (p[0] + STUB, p[1]), *mids, (q[0] - STUB, q[1]), q]
-    return Route(a, e["src_port"], b, e["dst_port"], tuple(pts))
+def _forward_specs(flat, grid: Grid, ys) -> list[Spec]:
+    """Forward wires: out of the source, through a track in each channel passed, into the destination."""
+    specs = []
+    for (a, b, k), dummies in grid.chains.items():
+        e = flat.edges[a, b, k]
+        spec = Spec(a, e["src_port"], b, e["dst_port"])
+        path = [a, *dummies, b]
+        for j, (u, v) in enumerate(zip(path, path[1:], strict=False)):
+            c = grid.boxes[a].layer + j + 1
+            spec.track(c, spec.pin_y(flat, grid.boxes, ys, u, "out") if j == 0 else ys[u])
+            spec.track(c, spec.pin_y(flat, grid.boxes, ys, v, "in") if v == b else ys[v])
+        specs.append(spec)
+    return specs
 
 
 class _Lanes:
-    """Return lanes placed so far, and how many vertical channels each block side uses."""
+    """Return lanes of every feedback path: their heights, the loop delays' columns, the routes.
 
-    def __init__(self, boxes: dict[str, Box]):
-        self.boxes = boxes
-        self.lanes: list[tuple[float, float, float, str]] = []  # (x0, x1, lowest y used, scope)
-        self.channels: dict[tuple[str, str], int] = {}
+    A loop delay sits in a column of its own subsystem, between its driver and the leftmost
+    block it feeds where it can.
+    """
 
-    def channel(self, name: str, side: str, least: float = CHANNEL) -> float:
-        """Offset of the next vertical channel beside ``name`` (at least ``least``)."""
-        used = self.channels.get((name, side), 0)
-        self.channels[(name, side)] = used + 1
-        return max(least, CHANNEL) + CHANNEL_STEP * used
+    def __init__(self, flat, grid: Grid, ys):
+        self.flat, self.grid, self.ys = flat, grid, ys
+        self.used: list[tuple[int, int, float, str]] = []  # (first column, last column, lowest y, scope)
+        self.bottoms: dict[str, float] = {}  # scope → lowest y any of its lanes uses
+        self.delays: dict[str, tuple[int, float, str]] = {}  # delay → (column, lane y, scope)
+        self.specs: list[Spec] = []
+        plans = [self._plan(w) for w in grid.back if w[0] not in grid.delays and w[1] not in grid.delays]
+        plans += [self._delay_plan(d) for d in grid.delays]
+        # inner subsystems first, then narrow loops first: nested loops get the upper lanes
+        for plan in sorted(plans, key=lambda p: (-p[0].count("/") - bool(p[0]), p[2] - p[1], p[3])):
+            plan[4]()
 
-    def lane_y(self, x0: float, x1: float, half: float, scope: str) -> float:
-        """Centre y of a new lane over [x0, x1] for a box of half-height ``half``: under every
-        block and lane of subsystem ``scope`` (and its subsystems) in that span."""
-        low = [b.bottom for b in self.boxes.values()
-               if b.x + b.w / 2 >= x0 and b.x - b.w / 2 <= x1 and within(b.group, scope)]
-        low += [y for a, b, y, g in self.lanes if b >= x0 and a <= x1 and within(g, scope)]
+    def layer(self, name: str) -> int:
+        return self.grid.boxes[name].layer
+
+    def lane_y(self, lo: int, hi: int, half: float, scope: str) -> float:
+        """Centre y of a new lane over columns ``lo..hi`` for a box of half-height ``half``: under
+        every block, wire and lane of subsystem ``scope`` (and its subsystems) there."""
+        low = [self.ys[n] + (0.0 if b.dummy else b.h / 2 + CAPTION) for n, b in self.grid.boxes.items()
+               if lo <= b.layer <= hi and within(b.group, scope)]
+        low += [y for a, b, y, g in self.used if a <= hi + 1 and lo <= b + 1 and within(g, scope)]
+        low += [y1 + FRAME_GAP / 2 for path, (c0, c1, _, y1) in self._frames().items()
+                if path != scope and within(path, scope) and c0 <= hi and lo <= c1]  # pass under inner frames
         y = max(low, default=0.0) + LANE_GAP + half
-        self.lanes.append((x0, x1, y + half, scope))
+        self.used.append((lo, hi, y + half + (CAPTION if half else 0.0), scope))
+        self.bottoms[scope] = max(self.bottoms.get(scope, y), y + half + (CAPTION if half else 0.0))
         return y
 
+    def _frames(self) -> dict:
+        return frame_rects(self.flat, self.grid, self.ys, self.bottoms, self.delays)
 
-def _return_routes(flat, grid: Grid, boxes: dict[str, Box]) -> list[Route]:
-    lanes = _Lanes(boxes)
-    plans = [_plan(flat, boxes, w) for w in grid.back if w[0] not in grid.delays and w[1] not in grid.delays]
-    plans += [_delay_plan(flat, boxes, d) for d in grid.delays]
-    routes = []
-    # inner subsystems first, then narrow loops first: nested loops get the upper lanes
-    for plan in sorted(plans, key=lambda p: (-p["scope"].count("/") - bool(p["scope"]), p["x1"] - p["x0"], p["key"])):
-        routes += _place(flat, boxes, lanes, plan)
-    return routes
+    def _plan(self, wire):
+        a, b, _ = wire
+        la, lb = self.layer(a), self.layer(b)
+        lo, hi = min(la + 1, lb), max(la + 1, lb) - 1
+        scope = common_subsystem(self.flat.nodes[a]["subsystem"], self.flat.nodes[b]["subsystem"])
+        return scope, lo, hi, f"{a}>{b}", lambda: self._back(wire, lo, hi, scope)
 
+    def _back(self, wire, lo: int, hi: int, scope: str) -> None:
+        a, b, k = wire
+        e = self.flat.edges[a, b, k]
+        spec = Spec(a, e["src_port"], b, e["dst_port"], back=True)
+        ya = spec.pin_y(self.flat, self.grid.boxes, self.ys, a, "out")
+        yb = spec.pin_y(self.flat, self.grid.boxes, self.ys, b, "in")
+        spec.track(self.layer(a) + 1, ya)
+        if lo <= hi:  # down to a lane under the columns between, along it, up on the other side
+            y = self.lane_y(lo, hi, 0.0, scope)
+            spec.track(self.layer(a) + 1, y)
+            spec.track(self.layer(b), y)
+        spec.track(self.layer(b), yb)
+        self.specs.append(spec)
 
-def _plan(flat, boxes, wire) -> dict:
-    a, b, _ = wire
-    x0 = boxes[b].x - boxes[b].w / 2
-    x1 = boxes[a].x + boxes[a].w / 2
-    scope = common_subsystem(flat.nodes[a]["subsystem"], flat.nodes[b]["subsystem"])
-    return {"key": f"{a}>{b}", "x0": min(x0, x1), "x1": max(x0, x1), "wires": [wire], "delay": None,
-            "scope": scope}
+    def _delay_plan(self, delay: str):
+        (a, _, ka), = self.flat.in_edges(delay, keys=True)
+        outs = list(self.flat.out_edges(delay, keys=True))
+        sub = self.flat.nodes[delay]["subsystem"]
+        la = self.layer(a)
+        layer = {n: b.layer for n, b in self.grid.boxes.items() if not b.dummy}
+        col, direct, lo = delay_column(self.flat, layer, delay)
+        scope = common_subsystem(self.flat.nodes[a]["subsystem"], sub)
+        return scope, lo, la, delay, lambda: self._delay(delay, (a, delay, ka), outs, direct, (col, lo), scope)
 
-
-def _delay_plan(flat, boxes, delay: str) -> dict:
-    ins = list(flat.in_edges(delay, keys=True))
-    outs = list(flat.out_edges(delay, keys=True))
-    xs = [boxes[a].x + boxes[a].w / 2 for a, _, _ in ins if a in boxes]
-    xs += [boxes[b].x - boxes[b].w / 2 for _, b, _ in outs if b in boxes]
-    return {"key": delay, "x0": min(xs, default=0.0), "x1": max(xs, default=0.0), "wires": ins + outs,
-            "delay": delay, "scope": flat.nodes[delay]["subsystem"]}
-
-
-def _place(flat, boxes, lanes: _Lanes, plan) -> list[Route]:
-    delay = plan["delay"]
-    w, h = box_size(flat.nodes[delay]["block"]) if delay else (0.0, 0.0)
-    least = CHANNEL + max(0.0, (w - (plan["x1"] - plan["x0"])) / 2)  # channels clear of the delay box
-    y = lanes.lane_y(plan["x0"] - least, plan["x1"] + least, h / 2, plan["scope"])
-    if delay:
-        boxes[delay] = Box(delay, (plan["x0"] + plan["x1"]) / 2, y, w, h, layer=-1, flipped=True,
-                           group=plan["scope"])
-    return [_lane_route(flat, boxes, lanes, wire, y, least) for wire in plan["wires"]
-            if wire[0] in boxes and wire[1] in boxes]
-
-
-def _lane_route(flat, boxes, lanes: _Lanes, wire, y: float, least: float) -> Route:
-    a, b, k = wire
-    e = flat.edges[a, b, k]
-    p = _port_point(flat, boxes, a, "out", e["src_port"])
-    q = _port_point(flat, boxes, b, "in", e["dst_port"])
-    pts = [p]
-    if not boxes[a].flipped:  # leave the driver to the right, drop to the lane
-        xa = p[0] + lanes.channel(a, "out", least)
-        pts += [(xa, p[1]), (xa, y)]
-    if boxes[a].flipped and not boxes[b].flipped and q[0] > boxes[a].x:  # right of the delay: turn under it
-        under = boxes[a].bottom + 0.3  # below the caption
-        lanes.lanes.append((p[0] - STUB, q[0], under, boxes[a].group))
-        xb = q[0] - lanes.channel(b, "in", least)
-        pts += [(p[0] - STUB, p[1]), (p[0] - STUB, under), (xb, under), (xb, q[1])]
-    elif not boxes[b].flipped:  # run along the lane, rise into the block from its left
-        xb = q[0] - lanes.channel(b, "in", least)
-        pts += [(xb, y), (xb, q[1])]
-    pts.append(q)
-    return Route(a, e["src_port"], b, e["dst_port"], tuple(pts), back=True)
+    def _delay(self, delay: str, wire_in, outs, direct, cols: tuple[int, int], scope: str) -> None:
+        col, lo = cols
+        h = box_size(self.flat.nodes[delay]["block"])[1]
+        a = wire_in[0]
+        y = self.lane_y(lo, max(col, self.layer(a)), h / 2, scope)
+        self.delays[delay] = (col, y, self.flat.nodes[delay]["subsystem"])
+        e = self.flat.edges[wire_in]
+        spec = Spec(a, e["src_port"], delay, e["dst_port"], back=True)
+        spec.track(self.layer(a) + 1, spec.pin_y(self.flat, self.grid.boxes, self.ys, a, "out"))
+        spec.track(self.layer(a) + 1, y)
+        self.specs.append(spec)
+        for w in outs:
+            e = self.flat.edges[w]
+            spec = Spec(delay, e["src_port"], w[1], e["dst_port"], back=True)
+            lb = self.layer(w[1])
+            if w not in direct:  # down from the delay's left, along a lane of its own
+                there = common_subsystem(self.flat.nodes[w[1]]["subsystem"], self.flat.nodes[delay]["subsystem"])
+                spec.track(col, y)
+                y = self.lane_y(min(col, lb), max(col, lb) - 1, 0.0, there) if lb != col else y
+                spec.track(col, y)
+            spec.track(lb, y)
+            spec.track(lb, spec.pin_y(self.flat, self.grid.boxes, self.ys, w[1], "in"))
+            y = self.delays[delay][1]
+            self.specs.append(spec)
 
 
 def _frames(flat, boxes, routes) -> tuple[Frame, ...]:
     paths = {p for _, sub in flat.nodes(data="subsystem") if sub
              for p in ("/".join(sub.split("/")[: i + 1]) for i in range(sub.count("/") + 1))}
-    depth_below = {p: max(q.count("/") - p.count("/") for q in paths if q == p or q.startswith(p + "/"))
-                   for p in paths}
     frames = []
     for path in sorted(paths, key=lambda p: (p.count("/"), p)):
-        inside = {n for n, sub in flat.nodes(data="subsystem") if sub == path or sub.startswith(path + "/")}
+        inside = {n for n, sub in flat.nodes(data="subsystem") if within(sub, path)}
         xs, ys = [], []
         for n in inside & boxes.keys():
             b = boxes[n]
             xs += [b.x - b.w / 2, b.x + b.w / 2]
-            ys += [b.top, b.bottom + 0.18]  # room for the caption under the block
+            ys += [b.top, b.bottom + (CAPTION if glyph(flat.nodes[n]["block"]).caption else 0.0)]
         for r in routes:
             if r.src in inside and r.dst in inside:
                 xs += [x for x, _ in r.points]
                 ys += [y for _, y in r.points]
-        pad = 0.2 + 0.18 * depth_below[path]
-        frames.append(Frame(path, min(xs) - pad, min(ys) - pad - 0.22, max(xs) + pad, max(ys) + pad))
+        if xs:
+            pad, title = frame_pad(paths, path)
+            frames.append(Frame(path, min(xs) - pad, min(ys) - pad - title, max(xs) + pad, max(ys) + pad))
     return tuple(frames)
 
 

@@ -1,8 +1,9 @@
 """Scopes: stairs plots of simulated signals, and comparison plots with a difference panel.
 
-Discrete-time signals hold their value for one sample period, so every trace is drawn as
-stairs: sample ``y[k]`` covers ``[k·Ts, (k+1)·Ts)``, and the last sample is drawn to
-``T·Ts`` rather than collapsing to a point.
+Drawn in the package's one plot style (:mod:`blockloop.viz.plot_style`): discrete-time signals
+hold their value for one sample period, so every trace is drawn as stairs (sample ``y[k]``
+covers ``[k·Ts, (k+1)·Ts)``, the last one drawn to ``T·Ts``); time axes are labelled with their
+unit and Ts; comparisons show the signals on top and their difference below.
 
 matplotlib is imported inside the functions. With ``file=`` and no ``ax``, the figure is a
 bare :class:`matplotlib.figure.Figure` rendered by the Agg canvas: no pyplot, no GUI, no
@@ -13,11 +14,20 @@ global backend switch, so it is safe in scripts, tests and servers. Without ``fi
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 
 import numpy as np
 
 from ..errors import ParameterError
+from .plot_style import (
+    DIFF_LABEL,
+    GRID_ALPHA,
+    comparison_axes,
+    figure_axes,
+    save_figure,
+    stairs,
+    style_axes,
+    time_label,
+)
 
 __all__ = ["plot_result", "plot_comparison", "stairs", "LEGEND_MAX"]
 
@@ -25,58 +35,6 @@ log = logging.getLogger(__name__)
 
 LEGEND_MAX = 8  # component legends are drawn up to this many components
 _STYLES = ("-", "--", ":", "-.")
-
-
-def stairs(ax, t: np.ndarray, y: np.ndarray, Ts: float, **kwargs) -> list:
-    """Draw the columns of ``y`` (T, n) as stairs on ``ax``; return the Line2D objects.
-
-    Sample k holds from ``t[k]`` to ``t[k] + Ts`` (the last one to ``t[-1] + Ts``).
-
-    Examples
-    --------
-    >>> from matplotlib.figure import Figure
-    >>> ax = Figure().add_subplot()
-    >>> len(stairs(ax, np.arange(3) * 0.1, np.ones((3, 2)), 0.1))
-    2
-    """
-    y = np.asarray(y)
-    y = y[:, None] if y.ndim == 1 else y
-    if len(t) == 0:
-        return []
-    edges = np.append(t, t[-1] + Ts)
-    return ax.step(edges, np.vstack([y, y[-1:]]), where="post", **kwargs)
-
-
-def _figure(n_axes: int, ax, file, height_ratios=None, figsize=None):
-    """The figure and ``n_axes`` stacked axes to draw into (see the module notes)."""
-    if ax is not None and not hasattr(ax, "add_subplot"):  # one Axes or a sequence of them
-        axes = list(ax) if isinstance(ax, Sequence) or isinstance(ax, np.ndarray) else [ax]
-        if len(axes) != n_axes:
-            raise ParameterError(f"ax: {n_axes} axes are needed here, {len(axes)} given; pass a Figure, "
-                                 f"{n_axes} Axes, or nothing")
-        return axes[0].figure, axes
-    figsize = figsize or (8.0, 1.0 + 2.3 * n_axes)
-    if ax is not None:
-        fig = ax
-    elif file is not None:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=figsize, layout="constrained")
-        FigureCanvasAgg(fig)
-    else:
-        import matplotlib.pyplot as plt
-
-        fig = plt.figure(figsize=figsize, layout="constrained")
-    grid = {"height_ratios": height_ratios} if height_ratios else None
-    axes = fig.subplots(n_axes, 1, sharex=True, squeeze=False, gridspec_kw=grid)[:, 0]
-    return fig, list(axes)
-
-
-def _save(fig, file, dpi: int) -> None:
-    if file is not None:
-        fig.savefig(file, dpi=dpi)
-        log.info("saved plot %s", file)
 
 
 def _row(name: str, y: np.ndarray, batched: bool, batch: int) -> np.ndarray:
@@ -133,7 +91,7 @@ def plot_result(result, signals=None, *, ax=None, file=None, batch: int = 0, tit
     if not names:
         raise ParameterError("signals: nothing to plot (the result logged no signals)")
     data = {name: _row(name, result[name], result.batched, batch) for name in names}
-    fig, axes = _figure(len(names), ax, file)
+    fig, axes = figure_axes(len(names), ax, file)
     for axis, (name, y) in zip(axes, data.items(), strict=True):
         n = y.shape[1]
         lines = stairs(axis, result.t, y, result.Ts, linewidth=1.4)
@@ -141,13 +99,13 @@ def plot_result(result, signals=None, *, ax=None, file=None, batch: int = 0, tit
             for j, line in enumerate(lines):
                 line.set_label(f"[{j}]" if n > 1 else name)
             axis.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small", frameon=False)
-        axis.set_title(name if n <= LEGEND_MAX else f"{name} ({n} components)", loc="left", fontsize="medium")
-        axis.grid(True, alpha=0.35)
-    axes[-1].set_xlabel("time [s]")
+        style_axes(axis, ylabel=name if len(name) <= 16 else "value",
+                   title=name if n <= LEGEND_MAX else f"{name} ({n} components)")
+    axes[-1].set_xlabel(time_label(result.Ts))
     batch_note = f", batch row {batch} of {next(iter(result.signals.values())).shape[1]}" if result.batched else ""
     grid = f"Ts = {result.Ts:g} s, T = {len(result.t)} steps{batch_note}"
     fig.suptitle(f"{title}: {grid}" if title else grid, fontsize="medium")
-    _save(fig, file, dpi)
+    save_figure(fig, file, dpi)
     return fig
 
 
@@ -175,7 +133,7 @@ def _time_axis(t, Ts, runs, T: int):
     t_run = next((r[1] for r in runs if r[1] is not None), None)
     Ts_run = next((r[2] for r in runs if r[2] is not None), None)
     if t is None and Ts is None and t_run is None:
-        return np.arange(T, dtype=float), 1.0, "step k"
+        return np.arange(T, dtype=float), 1.0, time_label(None)
     if t is None:
         t = t_run if t_run is not None and Ts is None else np.arange(T) * float(Ts if Ts is not None else Ts_run)
     t = np.asarray(t, dtype=float)
@@ -183,7 +141,7 @@ def _time_axis(t, Ts, runs, T: int):
         raise ParameterError(f"t: expected {T} sample times, got shape {t.shape}")
     if Ts is None:
         Ts = Ts_run if Ts_run is not None else (float(t[1] - t[0]) if T > 1 else 1.0)
-    return t, float(Ts), "time [s]"
+    return t, float(Ts), time_label(float(Ts))
 
 
 def _legend(ax, runs: list[tuple[str, str, str]], components: int = 0) -> None:
@@ -210,7 +168,7 @@ def _draw_traces(ax, t, Ts, ys, labels) -> None:
             stairs(ax, t, y[:, j], Ts, color=_run_color(i, j, n), linestyle=style, linewidth=width, alpha=alpha)
     _legend(ax, [(lab, _STYLES[i % len(_STYLES)], "0.2" if n > 1 else f"C{i % 10}") for i, lab in enumerate(labels)],
             components=n)
-    ax.grid(True, alpha=0.35)
+    ax.grid(True, alpha=GRID_ALPHA)
 
 
 def _draw_differences(ax, t, Ts, ys, labels) -> None:
@@ -228,19 +186,16 @@ def _draw_differences(ax, t, Ts, ys, labels) -> None:
         for j in range(d.shape[1]):
             stairs(ax, t, d[:, j], Ts, color=_run_color(i, j, d.shape[1]), linestyle=_STYLES[i % len(_STYLES)],
                    linewidth=1.2)
-    if log_scale:
-        ax.set_yscale("log")
     if peak == 0.0:
         ax.text(0.5, 0.7, "identical: every difference is exactly 0", transform=ax.transAxes, ha="center",
                 bbox={"facecolor": "white", "edgecolor": "0.7"})
     what = "max over components of " if n > LEGEND_MAX else ""
     gaps = log_scale and any(bool((d == 0).any()) for d in diffs)
     scale_note = " (log scale; gaps: exactly 0)" if gaps else " (log scale)" if log_scale else ""
-    ax.set_title(f"{what}|run − {labels[0]}|{scale_note}", loc="left", fontsize="medium")
+    style_axes(ax, ylabel=DIFF_LABEL, title=f"{what}|run − {labels[0]}|{scale_note}", log_y=log_scale)
     by_run = n == 1 or n > LEGEND_MAX
     _legend(ax, [(lab, _STYLES[i % len(_STYLES)], f"C{i % 10}" if by_run else "0.2")
                  for i, lab in enumerate(labels) if i > 0])
-    ax.grid(True, alpha=0.35, which="both" if log_scale else "major")
 
 
 def plot_comparison(a, b, *more, labels=None, signal: str | None = None, t=None, Ts: float | None = None,
@@ -305,12 +260,13 @@ def plot_comparison(a, b, *more, labels=None, signal: str | None = None, t=None,
     norms = [matlab_norm(y - ys[0]) for y in ys[1:]]
     t, Ts, xlabel = _time_axis(t, Ts, runs, ys[0].shape[0])
     name = signal or next((r[3] for r in runs if r[3]), "signal")
-    fig, (top, bottom) = _figure(2, ax, file, height_ratios=[2, 1], figsize=(8.0, 6.0))
+    fig, top, bottom = comparison_axes(ax, file)
     _draw_traces(top, t, Ts, ys, labels)
+    top.set_ylabel(name if len(name) <= 16 else "value")
     _draw_differences(bottom, t, Ts, ys, labels)
     bottom.set_xlabel(xlabel)
     lines = [f"norm({lab} − {labels[0]}) = {nm:.5g}" for lab, nm in zip(labels[1:], norms, strict=True)]
     head = f"{title or name}: " if len(lines) == 1 else f"{title or name}\n"
     fig.suptitle(head + "\n".join(lines), fontsize="medium")
-    _save(fig, file, dpi)
+    save_figure(fig, file, dpi)
     return fig

@@ -73,7 +73,38 @@ def glyph(block) -> Glyph:
         return Glyph("port", "", "#e8f3e8", caption=False)
     if kind == "Constant":
         return Glyph("box", "", "#fff7d6", caption=False)
+    if kind in _LINEAR_SYSTEMS:
+        return _LINEAR_SYSTEMS[kind](block)
+    if kind in _CONTROL_BLOCKS:
+        return _CONTROL_BLOCKS[kind](block)
     return Glyph("box", kind)
+
+
+#: Stateful linear systems: their transfer function or equation, on a light blue (they hold state).
+_LINEAR_SYSTEMS = {
+    "DiscreteStateSpace": lambda b: Glyph("box", "Ax+Bu", "#eef4fb"),
+    "DiscreteTransferFunction": lambda b: Glyph("box", "B(z)/A(z)", "#eef4fb"),
+    "DiscreteIntegrator": lambda b: Glyph("box", "KTsz/(z−1)" if getattr(b, "method", "") == "backward"
+                                      else "KTs/(z−1)", "#eef4fb"),
+}
+
+
+_MATH_TEXT = {"exp": "eᵘ", "log": "ln", "sqrt": "√u", "sin": "sin", "cos": "cos", "square": "u²", "reciprocal": "1/u"}
+
+#: Memoryless control blocks (grey, like σ and tanh) and generated sources (pale yellow, like Constant).
+_CONTROL_BLOCKS = {
+    "Saturation": lambda b: Glyph("box", "sat", "#f3f3f3"),
+    "DeadZone": lambda b: Glyph("box", "dead zone", "#f3f3f3"),
+    "Abs": lambda b: Glyph("box", "|u|", "#f3f3f3"),
+    "Switch": lambda b: Glyph("box", "switch", "#f3f3f3"),
+    "MinMax": lambda b: Glyph("box", b.function, "#f3f3f3"),
+    "MathFunction": lambda b: Glyph("box", _MATH_TEXT[b.function], "#f3f3f3"),
+    "MatrixProduct": lambda b: Glyph("box", "U₁·U₂", "#f3f3f3"),
+    "Step": lambda b: Glyph("box", "step", "#fff7d6"),
+    "Ramp": lambda b: Glyph("box", "ramp", "#fff7d6"),
+    "Sine": lambda b: Glyph("box", "sine", "#fff7d6"),
+    "Pulse": lambda b: Glyph("box", "pulse", "#fff7d6"),
+}
 
 
 def check_highlight(highlight: str) -> str:

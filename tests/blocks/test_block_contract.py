@@ -21,7 +21,26 @@ EXAMPLES = {
     "FromArray": dict(data=np.ones((3, 2))),
     "Probe": {},
     "GaussianNoise": dict(cov=[[2.0, 0.5], [0.5, 1.0]], seed=3, mean=[1.0, -1.0]),
+    "Saturation": dict(lower=-0.5, upper=2.0),
+    "DeadZone": dict(start=-1.0, end=0.5),
+    "Abs": {},
+    "Switch": dict(threshold=0.5, criterion=">"),
+    "MinMax": dict(function="max", n_inputs=3),
+    "MathFunction": dict(function="log"),
+    "MatrixProduct": dict(m=2, k=3, n=4),
+    "Step": dict(step_time=3, initial=1.0, final=-2.0),
+    "Ramp": dict(slope=0.5, start=2, initial=1.0),
+    "Sine": dict(amplitude=2.0, frequency=0.1, phase=0.5, bias=-1.0),
+    "Pulse": dict(amplitude=3.0, period=5, width=2, delay=1),
 }
+
+EXAMPLES.update({  # stateful linear systems (blockloop.blocks.linear_systems)
+    "DiscreteStateSpace": dict(A=[[0.5, 0.1], [0.0, 0.8]], B=[[1.0], [0.5]], C=[[1.0, 0.0]], D=[[0.2]], x0=[0.1, 0.2]),
+    "DiscreteTransferFunction": dict(num=[0.0, 1.0], den=[1.0, -0.5], x0=0.3),
+    "DiscreteIntegrator": dict(K=2.0, Ts=0.1, method="backward", x0=[1.0, 2.0]),
+})
+#: Block types with a state (initial_state, update, state_size).
+STATEFUL = {"UnitDelay", "DiscreteStateSpace", "DiscreteTransferFunction", "DiscreteIntegrator"}
 
 # Expected (input, output) feedthrough pairs, by hand.
 FEEDTHROUGH = {
@@ -30,7 +49,14 @@ FEEDTHROUGH = {
     "UnitDelay": set(), "Mux": {("u1", "y"), ("u2", "y")}, "Demux": {("u", "a"), ("u", "b")},
     "Selector": {("u", "y")}, "Inport": set(), "Outport": set(), "FromArray": set(), "Probe": set(),
     "GaussianNoise": set(),
+    "Saturation": {("u", "y")}, "DeadZone": {("u", "y")}, "Abs": {("u", "y")},
+    "Switch": {("u1", "y"), ("control", "y"), ("u2", "y")}, "MinMax": {("u1", "y"), ("u2", "y"), ("u3", "y")},
+    "MathFunction": {("u", "y")}, "MatrixProduct": {("u1", "y"), ("u2", "y")},
+    "Step": set(), "Ramp": set(), "Sine": set(), "Pulse": set(),
 }
+
+FEEDTHROUGH.update({"DiscreteStateSpace": {("u", "y")}, "DiscreteTransferFunction": set(),
+                    "DiscreteIntegrator": {("u", "y")}})
 
 
 def test_every_block_type_has_an_example():
@@ -50,7 +76,7 @@ def test_block_contract(name):
                                       np.asarray(val, dtype=object))
     with pytest.raises(TypeError):
         cls(**EXAMPLES[name], no_such_argument=1)
-    assert block.has_state == (name == "UnitDelay")
+    assert block.has_state == (name in STATEFUL)
 
 
 def test_every_library_block_has_a_compiled_op_and_its_adjoints():
@@ -61,7 +87,9 @@ def test_every_library_block_has_a_compiled_op_and_its_adjoints():
 
     structural = {"constant", "source", "sink", "split", "delay"}
     for name, cls in BLOCK_TYPES.items():
-        assert "lowering" in vars(cls) or cls.__mro__[1].__name__ == "_Sink", f"{name} declares no lowering"
+        # sinks and generated sources inherit their structural op ("sink", "source": rows logged, samples copied)
+        assert "lowering" in vars(cls) or cls.__mro__[1].__name__ in ("_Sink", "_Source"), \
+            f"{name} declares no lowering"
         if cls.is_time_source:
             continue  # inputs: nothing to differentiate through
         assert "output_vjp" in {a for c in cls.__mro__[:-1] for a in vars(c)}, f"{name} has no output_vjp"
@@ -70,7 +98,11 @@ def test_every_library_block_has_a_compiled_op_and_its_adjoints():
     example = {"Gain": dict(K=2.0), "Sum": {}, "Product": {}, "Sigmoid": {}, "Tanh": {}, "UnitDelay": {},
                "Mux": {}, "Demux": dict(sizes=[1]), "Selector": dict(indices=[0]), "Constant": dict(value=[1.0]),
                "Inport": {}, "Outport": {}, "Probe": {}, "FromArray": dict(data=[[1.0]]),
-               "GaussianNoise": dict(cov=1.0)}
+               "GaussianNoise": dict(cov=1.0), "Saturation": {}, "DeadZone": {}, "Abs": {}, "Switch": {},
+               "MinMax": {}, "MathFunction": {}, "MatrixProduct": dict(m=1, k=1, n=1), "Step": {}, "Ramp": {},
+               "Sine": {}, "Pulse": {}}
+    example.update({"DiscreteStateSpace": dict(A=0.5, B=1.0, C=1.0), "DiscreteIntegrator": {},
+                    "DiscreteTransferFunction": dict(num=[1.0, 0.5], den=[1.0, -0.2])})
     assert set(example) == set(BLOCK_TYPES), "add the new block type here"
     for name, kwargs in example.items():
         block = BLOCK_TYPES[name](**kwargs)

@@ -80,11 +80,11 @@ def test_draw_dot_file_parses(capsys, tmp_path):
     assert [s.get_name().strip('"') for s in graph.get_subgraphs()] == ["cluster_lstm1"]
 
 
-def test_draw_png_with_matplotlib_when_graphviz_is_missing(capsys, tmp_path, monkeypatch):
+def test_draw_png_with_matplotlib_by_default_even_without_graphviz(capsys, tmp_path, monkeypatch):
     monkeypatch.setattr(dotmod.shutil, "which", lambda name: None)
     out_file = tmp_path / "x.png"
     status, out, _ = run(capsys, "draw", "lstm", "--out", str(out_file), "--layers", "2")
-    assert status == 0 and "with matplotlib (Graphviz 'dot' not found)" in out
+    assert status == 0 and out.strip().endswith("with matplotlib")
     assert out_file.read_bytes().startswith(PNG)
     status, _, err = run(capsys, "draw", "lstm", "--out", str(tmp_path / "y.svg"), "--renderer", "dot")
     assert status == 2 and "Graphviz 'dot' is not installed" in err
@@ -100,6 +100,6 @@ def test_draw_forced_mpl_svg_and_bad_suffix(capsys, tmp_path):
 
 @pytest.mark.skipif(dot_program() is None, reason="Graphviz 'dot' is not installed (apt-get install graphviz)")
 def test_draw_png_with_graphviz(capsys, tmp_path):
-    status, out, _ = run(capsys, "draw", "lstm", "--out", str(tmp_path / "x.png"))
+    status, out, _ = run(capsys, "draw", "lstm", "--out", str(tmp_path / "x.png"), "--renderer", "dot")
     assert status == 0 and "with Graphviz" in out
     assert (tmp_path / "x.png").read_bytes().startswith(PNG)

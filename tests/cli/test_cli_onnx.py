@@ -104,6 +104,6 @@ def test_bad_model_files_exit_2_naming_the_node(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "'encoder' (LSTM)" in err and "bidirectional LSTM is not supported yet" in err
     assert main(["crosscheck", "--model", str(tmp_path / "model.h5")]) == 2
-    assert "expected an ONNX file (.onnx) or a PyTorch state_dict (.pt, .pth)" in capsys.readouterr().err
+    assert "expected an ONNX file (.onnx) or a PyTorch file (.pt, .pth)" in capsys.readouterr().err
     assert main(["crosscheck", "--model", str(tmp_path / "model.pt")]) == 2  # .pt is read as a state_dict
     assert "model.pt: no such file" in capsys.readouterr().err

@@ -1,9 +1,11 @@
 """Random diagrams: the compiled backend gives the interpreter's numbers, and the same overflow report.
 
-Diagrams are drawn block by block from every library block, feed-forward except through unit
-delays whose inputs are wired last (so every loop has a delay and none is algebraic), sometimes
-with a random subsystem (itself drawn the same way) added as a block, and every internal signal
-probed. Gains are in [−1, 1]; loops close through a Tanh most of the time, so values stay bounded.
+Diagrams are drawn block by block from every library block (the non-smooth, math, matrix and
+source blocks included; log, sqrt, 1/u only on |u| + c, exp and u² only on a saturated u),
+feed-forward except through unit delays whose inputs are wired last (so every loop has a delay
+and none is algebraic), sometimes with a random subsystem (itself drawn the same way) added as a
+block, and every internal signal probed. Gains are in [−1, 1]; loops close through a Tanh most of
+the time, so values stay bounded.
 """
 
 import numpy as np
@@ -13,25 +15,40 @@ from hypothesis import strategies as st
 
 from blockloop import Diagram
 from blockloop.blocks import (
+    Abs,
     Constant,
+    DeadZone,
     Demux,
     FromArray,
     Gain,
     Inport,
+    MathFunction,
+    MatrixProduct,
+    MinMax,
     Mux,
     Outport,
     Probe,
     Product,
+    Pulse,
+    Ramp,
+    Saturation,
     Selector,
     Sigmoid,
+    Sine,
+    Step,
     Sum,
+    Switch,
     Tanh,
     UnitDelay,
 )
 from blockloop.errors import NonFiniteError
 
 KINDS = ("gain_scalar", "gain_vector", "gain_matrix", "sum", "product", "sigmoid", "tanh", "mux", "demux",
-         "selector", "constant", "probe", "subsystem")
+         "selector", "constant", "probe", "subsystem",
+         "saturation", "dead_zone", "abs", "switch", "min_max", "math_function", "matrix_product", "source")
+
+#: MathFunctions the compiled backend computes with other code than numpy (libm, mathfn.exp): within TOL.
+INEXACT_FUNCTIONS = ("exp", "log", "sin", "cos")
 
 
 class Builder:
@@ -130,6 +147,52 @@ class Builder:
         elif kind == "probe":
             ref, _ = self.pick()
             self.add("pb", Probe(), [ref], None)  # logged by itself, as "pb<k>" or "sub<k>/pb<k>"
+        elif kind in ("saturation", "dead_zone"):
+            ref, n = self.pick()
+            lo, hi = sorted(float(v) for v in self.values((2,), -1.5, 1.5))
+            self.add(kind, Saturation(lo, hi) if kind == "saturation" else DeadZone(lo, hi), [ref], n)
+        elif kind == "abs":
+            ref, n = self.pick()
+            self.add("abs", Abs(), [ref], n)
+        elif kind in ("switch", "min_max"):
+            _, n = self.pick()
+            k = 3 if kind == "switch" else self.integer(2, 4)
+            refs = [self.pick(n)[0] for _ in range(k)]
+            if kind == "switch":
+                block = Switch(float(self.values(())), self.draw(st.sampled_from([">=", ">", "!=0"])))
+            else:
+                block = MinMax(self.draw(st.sampled_from(["min", "max"])), k)
+            self.add(kind, block, refs, n)
+        elif kind == "math_function":
+            ref, n = self.pick()
+            function = self.draw(st.sampled_from(["exp", "log", "sqrt", "sin", "cos", "square", "reciprocal"]))
+            if function in ("log", "sqrt", "reciprocal"):  # on |u| + c, c in [0.25, 1]: finite, away from 0
+                ref = f"{self.add('abs', Abs(), [ref], n)}.y"
+                c = f"{self.add('c', Constant(self.values((n,), 0.25, 1.0)), [], n, anchored=True)}.y"
+                ref = f"{self.add('sum', Sum('++'), [ref, c], n)}.y"
+            elif function in ("exp", "square"):  # on a saturated u: bounded, even in a loop
+                ref = f"{self.add('sat', Saturation(-2.0, 2.0), [ref], n)}.y"
+            self.add("mf", MathFunction(function), [ref], n)
+        elif kind == "matrix_product":
+            ref1, a = self.pick()
+            k = self.draw(st.sampled_from([d for d in range(1, a + 1) if a % d == 0]))
+            pool = [s for s in self.signals if s[1] % k == 0]
+            ref2, b = pool[self.integer(0, len(pool) - 1)]
+            m, n = a // k, b // k
+            self.add("mp", MatrixProduct(m, k, n), [ref1, ref2], m * n, anchored=True)
+        elif kind == "source":
+            which = self.draw(st.sampled_from(["step", "ramp", "sine", "pulse"]))
+            v = [float(x) for x in self.values((4,))]
+            if which == "step":
+                block = Step(self.integer(0, 12), v[0], v[1])
+            elif which == "ramp":
+                block = Ramp(v[0], self.integer(0, 12), v[1])
+            elif which == "sine":
+                block = Sine(v[0], v[1] / 2, v[2] * 3, v[3])
+            else:
+                period = self.integer(1, 6)
+                block = Pulse(v[0], period, self.integer(0, period), self.integer(0, 4))
+            self.add(which, block, [], 1, anchored=True)
         elif kind == "subsystem" and self.depth == 0:
             ref, n = self.pick()
             inner = Builder(self.draw, "sub", self.depth + 1, self.steps, self.batch)
@@ -230,6 +293,7 @@ def test_random_diagram_compiled_equals_interpreter(run):
     scale = max([1.0] + [float(np.max(np.abs(v))) for v in ri.signals.values()])
     # without σ, tanh and matrix gains every op rounds as numpy does: same bits
     exact = not any(isinstance(b, (Sigmoid, Tanh)) or (isinstance(b, Gain) and b.K.ndim == 2)
+                    or (isinstance(b, MathFunction) and b.function in INEXACT_FUNCTIONS)
                     for b in program.blocks.values())
     for name, ref in ri.signals.items():
         got = rc[name]

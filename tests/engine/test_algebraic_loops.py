@@ -55,3 +55,24 @@ def test_loop_through_a_subsystem(delay):
 def test_feedthrough_declared_per_block_type():
     assert UnitDelay().feedthrough() == frozenset()
     assert Gain(1.0).feedthrough() == {("u", "y")}
+
+
+def test_feedthrough_of_a_state_space_follows_its_d():
+    """A DiscreteStateSpace closes a loop alone when D = 0; with D ≠ 0 the loop is algebraic, named port by port."""
+    from blockloop.blocks import DiscreteStateSpace
+
+    def loop(D):
+        d = Diagram("loop")
+        d.add("r", Inport(1)); d.add("e", Sum("+-")); d.add("plant", DiscreteStateSpace(0.5, 1.0, 2.0, D=D))
+        d.add("y", Outport())
+        d.connect("r", "e.u1"); d.connect("plant", "e.u2"); d.connect("e", "plant"); d.connect("plant", "y")
+        return d
+
+    # D = 0: y[k] = 2 x[k], x[k+1] = 0.5 x[k] + (1 − y[k]) = −1.5 x[k] + 1 → x = 0, 1, −0.5, 1.75
+    y = loop(0.0).simulate({"r": np.ones((4, 1))})["y"].ravel()
+    np.testing.assert_allclose(y, [0.0, 2.0, -1.0, 3.5])
+    with pytest.raises(AlgebraicLoopError) as info:
+        loop(0.1).compile()
+    msg = str(info.value)
+    assert "plant.u → plant.y (feedthrough in 'plant')" in msg and "plant.y → e.u2 (wire)" in msg
+    assert {node[0] for node in info.value.cycle} == {"plant", "e"}

@@ -11,20 +11,31 @@ import pytest
 
 from blockloop.blocks import (
     BLOCK_TYPES,
+    Abs,
     Block,
     Constant,
+    DeadZone,
     Demux,
     FromArray,
     Gain,
     GaussianNoise,
     Inport,
+    MathFunction,
+    MatrixProduct,
+    MinMax,
     Mux,
     Outport,
     Probe,
     Product,
+    Pulse,
+    Ramp,
+    Saturation,
     Selector,
     Sigmoid,
+    Sine,
+    Step,
     Sum,
+    Switch,
     Tanh,
     UnitDelay,
 )
@@ -69,6 +80,39 @@ def _levels(dtype):
     return level1
 
 
+def _control():
+    """Subsystem ``ctl``: the non-smooth and math blocks, a matrix product and the four sources."""
+    ctl = _add_all(Diagram("ctl"), [
+        ("a", Inport(2)), ("sat", Saturation(-0.5, 0.75)), ("dz", DeadZone(-0.1, 0.2)), ("ab", Abs()),
+        ("sw", Switch(0.3, ">")), ("mm", MinMax("max", 2)), ("ex", MathFunction("exp")),
+        ("mp", MatrixProduct(1, 2, 1)), ("st", Step(2, 0.0, 1.0)), ("rp", Ramp(0.25, 1)), ("sn", Sine(1.0, 0.1)),
+        ("pl", Pulse(2.0, 3, 1)), ("srcs", Mux(4)), ("sg", Selector([0, 1])), ("out", Outport()),
+        ("ps", Probe())])
+    ctl.chain("a", "sat", "dz", "ab", "sw.control")
+    ctl.connect("a", "sw.u1"); ctl.connect("sat", "sw.u2")
+    ctl.connect("sw", "mm.u1"); ctl.connect("sg", "mm.u2"); ctl.chain("mm", "ex", "mp.u1"); ctl.connect("a", "mp.u2")
+    for j, name in enumerate(("st", "rp", "sn", "pl"), start=1):
+        ctl.connect(name, f"srcs.u{j}")
+    ctl.chain("srcs", "sg"); ctl.connect("srcs", "ps"); ctl.connect("mp", "out")
+    return ctl
+
+
+def _linear(dtype):
+    """The stateful linear systems in a subsystem: a 2-vector → state space → transfer function → integrator."""
+    from blockloop.blocks import DiscreteIntegrator, DiscreteStateSpace, DiscreteTransferFunction
+
+    f = np.asarray
+    lin = _add_all(Diagram("lin"), [
+        ("a", Inport(2)),
+        ("ss", DiscreteStateSpace(f([[0.5, 0.1], [0.0, 0.3]], dtype), f([[1.0, 0.0], [0.0, 1.0]], dtype),
+                                  f([[1.0, -1.0]], dtype), f([[0.0, 0.25]], dtype), x0=f([0.1, 0.2], dtype))),
+        ("tf", DiscreteTransferFunction(f([0.0, 0.5, 0.25], dtype), f([1.0, -0.3], dtype), x0=f([0.1, 0.0], dtype))),
+        ("int", DiscreteIntegrator(K=f(2.0, dtype), Ts=0.5, method="backward", x0=f([0.3], dtype))),
+        ("out", Outport())])
+    lin.chain("a", "ss", "tf", "int", "out")
+    return lin
+
+
 def _every_block(dtype=np.float64):
     """Every library block type, Demux names, a Selector, FromArray, subsystems two levels deep."""
     rng = np.random.default_rng(3)
@@ -79,8 +123,12 @@ def _every_block(dtype=np.float64):
         ("kv", Gain(np.asarray([1.0, 2.0, 3.0], dtype))), ("diff", Sum("+-")), ("sub", _levels(dtype)),
         ("km", Gain(rng.standard_normal((2, 3)).astype(dtype))), ("pf", Probe()), ("y", Outport()),
         ("first", Outport()), ("noise", GaussianNoise([[1.0, 0.2], [0.2, 0.5]], seed=5, mean=[0.1, 0.0])),
-        ("pn", Probe())])
+        ("pn", Probe()), ("ctl", _control()), ("yc", Outport())])
     top.connect("noise", "pn")
+    top.connect("u", "ctl.a")
+    top.connect("ctl.out", "yc")
+    top.add("lin", _linear(dtype)); top.add("yl", Outport())
+    top.connect("u", "lin.a"); top.connect("lin.out", "yl")
     top.connect("u", "mux.u1")
     top.connect("c", "mux.u2")
     top.chain("mux", "dmx.u")
@@ -296,9 +344,9 @@ def test_dangling_wires(tmp_path):
 
 def test_newer_schema_version(tmp_path):
     p, doc = _saved(tmp_path)
-    doc["schema_version"] = 2
+    doc["schema_version"] = 3
     msg = _error(_rewrite(p, doc))
-    assert "schema_version: written by a newer blockloop: schema 2 > 1; upgrade" in msg
+    assert "schema_version: written by a newer blockloop: schema 3 > 2; upgrade" in msg
 
 
 def test_truncated_json_reports_line_and_column(tmp_path):

@@ -13,7 +13,33 @@ import math
 import numpy as np
 from reliability_corpus import SUBSTITUTES
 
-from blockloop.blocks import Constant, Demux, FromArray, Gain, Inport, Mux, Product, Selector, Sum, UnitDelay
+from blockloop.blocks import (
+    Constant,
+    DeadZone,
+    Demux,
+    DiscreteIntegrator,
+    DiscreteStateSpace,
+    DiscreteTransferFunction,
+    FromArray,
+    Function,
+    Gain,
+    Inport,
+    MathFunction,
+    MatrixProduct,
+    MinMax,
+    Mux,
+    Outport,
+    Product,
+    Pulse,
+    Ramp,
+    Saturation,
+    Selector,
+    Sine,
+    Step,
+    Sum,
+    Switch,
+    UnitDelay,
+)
 from blockloop.blocks.base import MAX_PORTS, MAX_SIGNAL_SIZE
 from blockloop.diagrams import LayerWeights, NetworkWeights, lstm_layer, lstm_network, state_space_diagram
 from blockloop.diagrams.examples import accumulator
@@ -92,6 +118,15 @@ def int_list(lo: int, hi: int, single_ok: bool = False):
     return accepts
 
 
+def finite(lo: float = -math.inf, hi: float = math.inf):
+    """A finite real number (never a bool, a string or a list) from ``lo`` to ``hi``."""
+    return lambda v: _is_real(v) and math.isfinite(v) and lo <= v <= hi
+
+
+def one_of(*allowed: str):
+    return lambda v: isinstance(v, str) and v in allowed
+
+
 def sign_string(v) -> bool:
     return isinstance(v, str) and 0 < len(v) <= MAX_PORTS and not set(v) - {"+", "-"}
 
@@ -129,10 +164,14 @@ def _block_case(cls, param, others, accepts, array=False):
 
         def faithful(block, value=value):
             stored = block.params()[param]
+            if value is None and stored is None:  # a documented None default, kept as given
+                return ""
             if array:
                 return "" if _same_numbers(value, stored) else f"read {value!r} as {stored!r}"
             if _is_int(value) and not isinstance(stored, list):
                 return "" if type(stored) is int and stored == value else f"read {value!r} as {stored!r}"
+            if isinstance(value, (float, np.floating)):  # a number kept as the float it is (3.7 is not 3)
+                return "" if type(stored) is float and stored == value else f"read {value!r} as {stored!r}"
             return ""
 
         yield (f"{cls.__name__}({param}={key})", action, [f"{cls.__name__} {param}"], accepts(value), faithful)
@@ -155,6 +194,230 @@ def block_cases():
                              and all(isinstance(n, str) and n and n.strip() == n and "." not in n
                                      and "/" not in n and n != "u" for n in v))
     yield from _block_case(Demux, "names", {"sizes": [1, 1]}, names_ok)
+    yield from control_block_cases()
+    yield from linear_system_cases()
+    yield from function_cases()
+
+
+#: Largest step index a source parameter may name (documented in blockloop.blocks.sources: 2⁵³).
+MAX_STEP = 2**53
+
+
+def control_block_cases():
+    """The non-smooth, math, matrix and source blocks: every constructor argument, the others at their defaults."""
+    yield from _block_case(Saturation, "lower", {}, finite(hi=1.0))      # upper defaults to 1
+    yield from _block_case(Saturation, "upper", {}, finite(lo=-1.0))     # lower defaults to −1
+    yield from _block_case(DeadZone, "start", {}, finite(hi=0.5))        # end defaults to 0.5
+    yield from _block_case(DeadZone, "end", {}, finite(lo=-0.5))         # start defaults to −0.5
+    yield from _block_case(Switch, "threshold", {}, finite())
+    yield from _block_case(Switch, "criterion", {}, one_of(">=", ">", "!=0"))
+    yield from _block_case(MinMax, "function", {}, one_of("min", "max"))
+    yield from _block_case(MinMax, "n_inputs", {}, integer(2, MAX_PORTS))
+    yield from _block_case(MathFunction, "function", {},
+                           one_of("exp", "log", "sqrt", "sin", "cos", "square", "reciprocal"))
+    for dim in ("m", "k", "n"):
+        yield from _block_case(MatrixProduct, dim, {"m": 1, "k": 1, "n": 1}, integer(1, MAX_SIGNAL_SIZE))
+        # with the other two at 2, the declared signal sizes m·k, k·n, m·n stay within MAX_SIGNAL_SIZE
+        yield from _block_case(MatrixProduct, dim, {"m": 2, "k": 2, "n": 2}, integer(1, MAX_SIGNAL_SIZE // 2))
+    yield from _block_case(Step, "step_time", {}, integer(0, MAX_STEP))
+    for param in ("initial", "final"):
+        yield from _block_case(Step, param, {}, finite())
+    yield from _block_case(Ramp, "start", {}, integer(0, MAX_STEP))
+    for param in ("slope", "initial"):
+        yield from _block_case(Ramp, param, {}, finite())
+    for param in ("amplitude", "frequency", "phase", "bias"):
+        yield from _block_case(Sine, param, {}, finite())
+    yield from _block_case(Pulse, "amplitude", {}, finite())
+    yield from _block_case(Pulse, "period", {}, integer(5, MAX_STEP))     # width defaults to 5 (≤ period)
+    yield from _block_case(Pulse, "width", {}, integer(0, 10))           # period defaults to 10
+    yield from _block_case(Pulse, "delay", {}, integer(0, MAX_STEP))
+    for name, dims in (("m·k", (10**5, 10**4, 1)), ("k·n", (1, 10**5, 10**4)), ("m·n", (10**5, 1, 10**4))):
+        yield (f"MatrixProduct({name} too large)", lambda d=dims: MatrixProduct(*d), ["MatrixProduct m"], False, None)
+
+
+def matrix(shape, none_ok: bool = False):
+    """A number (a 1×1 matrix) or a 2-D (nested) list or array of numbers of exactly ``shape``."""
+    def accepts(v):
+        if v is None:
+            return none_ok
+        got = _leaves(v)
+        if got is None or not numbers(2)(v):
+            return False
+        return (got[1] == 0 and shape == (1, 1)) or (got[1] == 2 and got[2] == shape)
+    return accepts
+
+
+def vector(lo: int, hi: int = MAX_SIGNAL_SIZE, first_nonzero: bool = False):
+    """A number or a 1-D (or n×1, 1×n) list or array of ``lo`` to ``hi`` numbers."""
+    def accepts(v):
+        got = _leaves(v)
+        if got is None or not numbers(2, vector=True)(v) or not lo <= len(got[0]) <= hi:
+            return False
+        return not (first_nonzero and got[0][0] == 0)
+    return accepts
+
+
+def _run_linear(block, steps=3, batch=None):
+    d = Diagram("lin")
+    d.add("u", Inport(getattr(block, "m", 1))); d.add("b", block); d.add("y", Outport())
+    d.chain("u", "b", "y")
+    p = d.compile()
+    shape = (steps, p.size("u", "y")) if batch is None else (steps, batch, p.size("u", "y"))
+    return p.simulate({"u": np.ones(shape)}, backend="interpreter")
+
+
+def linear_system_cases():
+    """DiscreteStateSpace, DiscreteTransferFunction and DiscreteIntegrator: every constructor argument,
+    then hand-made ill-shaped, degenerate and unstable systems."""
+    one = {"A": [[0.5]], "B": [[1.0]], "C": [[1.0]]}
+    for param in "ABC":
+        yield from _block_case(DiscreteStateSpace, param, {k: v for k, v in one.items() if k != param},
+                               matrix((1, 1)), array=True)
+    yield from _block_case(DiscreteStateSpace, "D", one, matrix((1, 1), none_ok=True), array=True)
+    yield from _block_case(DiscreteStateSpace, "x0", one, vector(1, 1), array=True)
+    tf = {"num": [1.0], "den": [1.0, -0.5]}
+    yield from _block_case(DiscreteTransferFunction, "num", {"den": tf["den"]}, vector(1), array=True)
+    yield from _block_case(DiscreteTransferFunction, "den", {"num": tf["num"]}, vector(2, first_nonzero=True),
+                           array=True)
+    yield from _block_case(DiscreteTransferFunction, "den", {"num": [1.0, 0.5]}, vector(1, first_nonzero=True),
+                           array=True)
+    yield from _block_case(DiscreteTransferFunction, "x0", tf, vector(1, 1), array=True)
+    yield from _block_case(DiscreteIntegrator, "K", {}, lambda v: numbers(32)(v) and len(_leaves(v)[0]) == 1,
+                           array=True)
+    yield from _block_case(DiscreteIntegrator, "Ts", {}, lambda v: finite(lo=0.0)(v) and v > 0)
+    yield from _block_case(DiscreteIntegrator, "method", {}, one_of("forward", "backward"))
+    yield from _block_case(DiscreteIntegrator, "x0", {}, numbers(2, vector=True), array=True)
+    eye, z = np.eye(2), np.zeros
+    bad = [
+        ("A 2×3", dict(A=z((2, 3)), B=z((2, 1)), C=z((1, 2))), "DiscreteStateSpace A"),
+        ("A 0×0", dict(A=z((0, 0)), B=z((0, 1)), C=z((1, 0))), "DiscreteStateSpace A"),
+        ("A 3-D", dict(A=z((2, 2, 1)), B=z((2, 1)), C=z((1, 2))), "DiscreteStateSpace A"),
+        ("A vector", dict(A=[0.5, 0.5], B=z((2, 1)), C=z((1, 2))), "DiscreteStateSpace A"),
+        ("B rows", dict(A=eye, B=z((3, 1)), C=z((1, 2))), "DiscreteStateSpace B"),
+        ("B 2×0", dict(A=eye, B=z((2, 0)), C=z((1, 2))), "DiscreteStateSpace B"),
+        ("C columns", dict(A=eye, B=z((2, 1)), C=z((1, 3))), "DiscreteStateSpace C"),
+        ("C 0×2", dict(A=eye, B=z((2, 1)), C=z((0, 2))), "DiscreteStateSpace C"),
+        ("D shape", dict(A=eye, B=z((2, 1)), C=z((1, 2)), D=z((2, 1))), "DiscreteStateSpace D"),
+        ("D transposed", dict(A=eye, B=z((2, 3)), C=z((1, 2)), D=z((3, 1))), "DiscreteStateSpace D"),
+        ("x0 length", dict(A=eye, B=z((2, 1)), C=z((1, 2)), x0=[1.0, 2.0, 3.0]), "DiscreteStateSpace x0"),
+        ("x0 matrix", dict(A=eye, B=z((2, 1)), C=z((1, 2)), x0=eye), "DiscreteStateSpace x0"),
+        ("B bool", dict(A=eye, B=np.ones((2, 1), dtype=bool), C=z((1, 2))), "DiscreteStateSpace B"),
+        ("C strings", dict(A=eye, B=z((2, 1)), C=[["1", "0"]]), "DiscreteStateSpace C"),
+    ]
+    for name, kwargs, place in bad:
+        yield (f"DiscreteStateSpace({name})", lambda k=kwargs: DiscreteStateSpace(**k), [place], False, None)
+    for name, num, den, place in [
+        ("den[0]=0", [1.0], [0.0, 1.0], "den"), ("den zeros", [1.0, 2.0], [0.0, 0.0], "den"),
+        ("den -0.0", [1.0], [-0.0, 1.0], "den"), ("pure gain", [2.0], [1.0], "den"),
+        ("num empty", [], [1.0, 0.5], "num"), ("den empty", [1.0], [], "den"),
+        ("num matrix", np.ones((2, 2)), [1.0, 0.5], "num"), ("den nested", [[[1.0, 0.5]]], [1.0, 0.5], "num"),
+    ]:
+        yield (f"DiscreteTransferFunction({name})", lambda a=num, b=den: DiscreteTransferFunction(a, b),
+               [f"DiscreteTransferFunction {place}"], False, None)
+    yield ("DiscreteTransferFunction(x0 length)",
+           lambda: DiscreteTransferFunction([1.0, 0.5], [1.0, 0.2, 0.1], x0=[0.0, 1.0, 2.0]),
+           ["DiscreteTransferFunction x0"], False, None)
+    yield ("DiscreteIntegrator(x0 size ≠ input size)",
+           lambda: _run_linear_sized(DiscreteIntegrator(x0=[0.0, 1.0]), 3), ["'b'", "u"], False, None)
+    # legal but extreme: an unstable system overflows while running, reported at the block
+    for name, block in [("unstable A", DiscreteStateSpace([[3.0]], [[1.0]], [[1.0]])),
+                        ("unstable den", DiscreteTransferFunction([0.0, 1.0], [1.0, -4.0])),
+                        ("huge K·Ts", DiscreteIntegrator(K=1e200, Ts=1e200))]:
+        yield (f"simulate({name})", lambda b=block: _run_linear(b, steps=800), ["'b'"], False, None)
+    for name, block in [("stable", DiscreteStateSpace([[0.5, 0.1], [0.0, -0.3]], [[1.0], [0.5]], [[1.0, 1.0]])),
+                        ("tf num[0]=0", DiscreteTransferFunction([0.0, 1.0], [1.0, 0.5])),
+                        ("backward", DiscreteIntegrator(method="backward"))]:
+        yield (f"simulate({name})", lambda b=block: _run_linear(b, steps=5, batch=2), [], True, None)
+
+
+def _run_linear_sized(block, size):
+    d = Diagram("lin")
+    d.add("u", Inport(size)); d.add("b", block); d.add("y", Outport())
+    d.chain("u", "b", "y")
+    return d.compile()
+
+
+def _feedthrough_ok(v) -> bool:
+    if isinstance(v, (bool, np.bool_)):
+        return True
+    return isinstance(v, (list, tuple, set, frozenset)) and all(
+        isinstance(p, (list, tuple)) and tuple(p) == ("u", "y") for p in v)
+
+
+def _one_finite_output(v) -> bool:
+    ys = v if isinstance(v, (list, tuple)) else (v,)
+    got = _leaves(ys[0]) if len(ys) == 1 else None
+    return got is not None and len(got[0]) == 1 and math.isfinite(got[0][0])
+
+
+def function_cases():
+    """Function(fn, in_sizes, out_sizes, feedthrough), what its callable returns, and register_block_type."""
+    from blockloop.io import register_block_type, unregister_block_type
+
+    yield from _block_case(Function, "fn", {}, callable)
+    sizes = int_list(1, MAX_SIGNAL_SIZE, single_ok=True)
+    for param in ("in_sizes", "out_sizes"):
+        yield from _block_case(Function, param, {"fn": np.negative},
+                               lambda v: not isinstance(v, np.ndarray) and sizes(v) and (
+                                   _is_int(v) or len(v) <= MAX_PORTS))
+    yield from _block_case(Function, "feedthrough", {"fn": np.negative}, _feedthrough_ok)
+    yield ("Function(in_sizes=10001 ports)", lambda: Function(np.negative, in_sizes=[1] * (MAX_PORTS + 1)),
+           ["Function in_sizes"], False, None)
+    yield ("Function(feedthrough=[('u', 'z')])", lambda: Function(np.negative, feedthrough=[("u", "z")]),
+           ["Function feedthrough"], False, None)
+
+    def run_fn(fn, steps=2):
+        d = Diagram("f")
+        d.add("u", Inport(1)); d.add("f", Function(fn)); d.add("y", Outport())
+        d.chain("u", "f", "y")
+        return d.compile().simulate({"u": np.ones((steps, 1))}, backend="interpreter")
+
+    for key, value in API_VALUES.items():  # what the callable returns: one finite number (or a list of it)
+        yield (f"Function(returns={key})", lambda v=value: run_fn(lambda u: v), ["Function", "'f'"],
+               _one_finite_output(value), None)
+    for key, value in API_VALUES.items():
+        yield (f"register_block_type(name={key})", lambda v=value: _register(v, _UserGain),
+               ["register_block_type"], isinstance(value, str) and value.isidentifier(), None)
+        yield (f"register_block_type(cls={key})", lambda v=value: _register("MyType", v),
+               ["register_block_type"], False, None)
+    for name, cls, valid in [("Gain", _UserGain, False), ("Diagram", _UserGain, False), ("MyGain", Gain, False),
+                             ("MyFn", Function, False), ("MyBlock", type(Gain).__mro__[0], False)]:
+        yield (f"register_block_type({name}, {getattr(cls, '__name__', cls)})", lambda n=name, c=cls: _register(n, c),
+               ["register_block_type"], valid, None)
+
+    def twice(first, second):
+        register_block_type(*first)
+        try:
+            register_block_type(*second)
+        finally:
+            unregister_block_type(first[0])
+            unregister_block_type(second[0])
+    yield ("register_block_type(name taken)", lambda: twice(("Taken", _UserGain), ("Taken", _OtherGain)),
+           ["register_block_type"], False, None)
+    yield ("register_block_type(class twice)", lambda: twice(("One", _UserGain), ("Two", _UserGain)),
+           ["register_block_type"], False, None)
+
+
+class _UserGain(Gain):
+    """Test block: a Gain of 2 registered under a user name."""
+
+    def __init__(self):
+        super().__init__(2.0)
+
+    def params(self):
+        return {}
+
+
+class _OtherGain(_UserGain):
+    """Test block: another class for a name already taken."""
+
+
+def _register(name, cls):
+    from blockloop.io import register_block_type, unregister_block_type
+
+    register_block_type(name, cls)
+    if isinstance(name, str):
+        unregister_block_type(name)
 
 
 def diagram_cases():
@@ -191,7 +454,8 @@ def simulate_cases():
                ["check_finite"], flag(value), None)
         yield f"simulate(inputs={key})", lambda v=value: sim(v, "inputs"), ["input"], _series(value), None
         yield f"simulate(inputs[u]={key})", lambda v=value: sim({"u": v}, "inputs"), ["'u'"], _series(value), None
-        yield f"simulate(Ts={key})", lambda v=value: sim(Ts=v), ["Ts"], positive_time(value), None
+        yield (f"simulate(Ts={key})", lambda v=value: sim(Ts=v), ["Ts"],
+               value is None or positive_time(value), None)  # None: the diagram's sample time, else 1 s
         yield (f"simulate(steps={key})", lambda v=value: sim(steps=v), ["steps"],
                value is None or (_is_int(value) and 1 <= value <= 3), None)
         probes_ok = value is None or (isinstance(value, (list, tuple)) and len(value) == 0)

@@ -41,7 +41,8 @@ def test_result_plot_draws_one_axes_per_signal(tmp_path, result):
     _png_ok(tmp_path / "scope.png")
     assert [a.get_title(loc="left") for a in fig.axes] == ["y", "lstm1/sig_f.y", "lstm1/gates.y (12 components)"]
     assert [len(a.get_lines()) for a in fig.axes] == [2, 3, 12]
-    assert fig.axes[-1].get_xlabel() == "time [s]"
+    assert fig.axes[-1].get_xlabel() == "t = k·Ts [s], Ts = 0.1 s"
+    assert [a.get_ylabel() for a in fig.axes] == ["y", "lstm1/sig_f.y", "lstm1/gates.y"]
     assert all(a.get_legend() is not None for a in fig.axes[:2]) and fig.axes[2].get_legend() is None
     assert [t.get_text() for t in fig.axes[1].get_legend().get_texts()] == ["[0]", "[1]", "[2]"]
     assert "Ts = 0.1 s, T = 51 steps" in fig.get_suptitle()
@@ -94,7 +95,8 @@ def test_comparison_of_result_and_arrays(tmp_path, result):
     _png_ok(tmp_path / "cmp.png")
     top, bottom = fig.axes
     assert len(top.get_lines()) == 3 * 2 and len(bottom.get_lines()) == 2 * 2
-    assert bottom.get_yscale() == "log" and bottom.get_xlabel() == "time [s]"
+    assert bottom.get_yscale() == "log" and bottom.get_xlabel() == f"t = k·Ts [s], Ts = {result.Ts:g} s"
+    assert top.get_ylabel() == "y" and bottom.get_ylabel() == "|difference|"
     assert f"norm(b − diagram) = {matlab_norm(other - y):.5g}" in fig.get_suptitle()
     assert "norm(c − diagram)" in fig.get_suptitle()
     assert [t.get_text() for t in bottom.get_legend().get_texts()] == ["b", "c"]

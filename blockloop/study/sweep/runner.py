@@ -86,45 +86,26 @@ def local_cluster(workers: int | None = None):
 
 
 class _Progress:
-    """A bar over runs on ``stream``: tqdm when it is installed, else a plain ``\\r[###...] 3/12`` line."""
+    """tqdm's bar over runs on ``stream``, with counts of diverged and failed runs; silent unless a terminal."""
 
     def __init__(self, total: int, stream, label: str = "runs"):
-        self.total, self.stream, self.done, self.start = total, stream, 0, time.perf_counter()
-        self.other = {"diverged": 0, "failed": 0}
-        self.bar = None
-        if stream is not None and _have("tqdm"):
-            from tqdm import tqdm
+        from ..training_log import tqdm_bar
 
-            self.bar = tqdm(total=total, file=stream, unit="run", desc=label, dynamic_ncols=True)
-        self._draw()
+        self.other = {"diverged": 0, "failed": 0}
+        self.bar = None if stream is None else tqdm_bar(total, stream, label, unit="run")
 
     def update(self, status: str = "completed") -> None:
         """One more run done, with its status (``completed``, ``diverged`` or ``failed``)."""
-        self.done += 1
         if status in self.other:
             self.other[status] += 1
         if self.bar is not None:
-            self.bar.update(1)
             if any(self.other.values()):
-                self.bar.set_postfix({k: v for k, v in self.other.items() if v})
-        self._draw()
-
-    def _draw(self) -> None:
-        if self.stream is None or self.bar is not None:
-            return
-        width = 30
-        filled = int(width * self.done / max(self.total, 1))
-        extra = "".join(f", {v} {k}" for k, v in self.other.items() if v)
-        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} runs{extra} "
-                          f"{time.perf_counter() - self.start:.0f} s")
-        self.stream.flush()
+                self.bar.set_postfix({k: v for k, v in self.other.items() if v}, refresh=False)
+            self.bar.update(1)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
-        elif self.stream is not None:
-            self.stream.write("\n")
-            self.stream.flush()
 
 
 def _failure(exc: BaseException) -> str:
@@ -151,7 +132,8 @@ def run_sweep(plan: SweepPlan, store, *, workers: int | None = None, scheduler: 
         blockloop installed
     resume : run only what the store lacks (and its ``failed`` runs again). Without it, a store
         that already holds runs is an error, so that two sweeps are not mixed by accident.
-    progress : text stream for the progress bar and the dashboard link (``sys.stderr``), or None
+    progress : text stream for the progress bar (tqdm, drawn only when the stream is a terminal) and
+        the dashboard link (``sys.stderr``), or None
     on_result : called as ``on_result(config, outcome)`` after each run is stored
 
     Returns
