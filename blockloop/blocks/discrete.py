@@ -1,4 +1,4 @@
-"""Blocks with discrete state: UnitDelay."""
+"""Blocks with discrete state: UnitDelay, and the sizes of a state that has its input's size."""
 
 from __future__ import annotations
 
@@ -6,10 +6,40 @@ import numpy as np
 
 from .base import Block, Lowering, as_vector
 
-__all__ = ["UnitDelay"]
+__all__ = ["UnitDelay", "StateOfInputSize"]
 
 
-class UnitDelay(Block):
+class StateOfInputSize:
+    """Sizes of a one-input (``u``), one-output (``y``) block whose state has the signal's size.
+
+    The size is fixed by an initial condition ``x0`` of more than one element (a scalar ``x0``
+    is expanded to whatever size the wires give); input, output and state have that size.
+    """
+
+    x0: np.ndarray
+
+    def _fixed_size(self):
+        return self.x0.shape[0] if self.x0.shape[0] > 1 else None
+
+    def declared_input_sizes(self):
+        size = self._fixed_size()
+        return {} if size is None else {"u": size}
+
+    def output_sizes(self, in_sizes):
+        size = self._fixed_size()
+        return {"y": size if size is not None else in_sizes.get("u")}
+
+    def infer_input_sizes(self, out_sizes):
+        return {"u": out_sizes.get("y")}
+
+    def state_size(self, in_sizes, out_sizes):
+        return out_sizes["y"]
+
+    def initial_state(self, size):
+        return np.broadcast_to(self.x0, (size,)).astype(self.x0.dtype)
+
+
+class UnitDelay(StateOfInputSize, Block):
     """One-sample delay ``z⁻¹`` (Simulink "Unit Delay").
 
     Ports: input ``u``, output ``y``. **No direct feedthrough**, so a delay on a feedback
@@ -35,26 +65,6 @@ class UnitDelay(Block):
 
     def feedthrough(self):
         return frozenset()
-
-    def _fixed_size(self):
-        return self.x0.shape[0] if self.x0.shape[0] > 1 else None
-
-    def declared_input_sizes(self):
-        size = self._fixed_size()
-        return {} if size is None else {"u": size}
-
-    def output_sizes(self, in_sizes):
-        size = self._fixed_size()
-        return {"y": size if size is not None else in_sizes.get("u")}
-
-    def infer_input_sizes(self, out_sizes):
-        return {"u": out_sizes.get("y")}
-
-    def state_size(self, in_sizes, out_sizes):
-        return out_sizes["y"]
-
-    def initial_state(self, size):
-        return np.broadcast_to(self.x0, (size,)).astype(self.x0.dtype)
 
     def output(self, u, x):
         return (x,)

@@ -22,6 +22,7 @@ import numpy as np
 from ..errors import ParameterError, SizeMismatchError
 from ._scalars import as_written, choice, in_dtype, real
 from .base import Block, Lowering, as_float_array, as_vector
+from .discrete import StateOfInputSize
 
 __all__ = ["DiscreteStateSpace", "DiscreteTransferFunction", "DiscreteIntegrator"]
 
@@ -99,6 +100,9 @@ class DiscreteStateSpace(Block):
 
     def params(self):
         return {"A": self.A, "B": self.B, "C": self.C, "D": self.D if self._D_given else None, "x0": self.x0}
+
+    def arrays(self):
+        return {"A": self.A, "B": self.B, "C": self.C, "D": self.D, "x0": self.x0}  # D too when given as None
 
     def feedthrough(self):
         return frozenset({("u", "y")}) if self._through else frozenset()
@@ -273,7 +277,7 @@ class DiscreteTransferFunction(Block):
         return Lowering("transfer_function", np.concatenate([num, den]), (self.L, int(self._through)))
 
 
-class DiscreteIntegrator(Block):
+class DiscreteIntegrator(StateOfInputSize, Block):
     """Discrete-time integrator K·Ts/(z − 1) or K·Ts·z/(z − 1) (Simulink "Discrete-Time Integrator").
 
     Ports: input ``u``, output ``y``, elementwise (any size; a vector ``x0`` fixes it). State x
@@ -316,28 +320,11 @@ class DiscreteIntegrator(Block):
     def feedthrough(self):
         return frozenset({("u", "y")}) if self.method == "backward" else frozenset()
 
-    def _fixed_size(self):
-        return self.x0.shape[0] if self.x0.shape[0] > 1 else None
-
-    def declared_input_sizes(self):
-        size = self._fixed_size()
-        return {} if size is None else {"u": size}
-
-    def output_sizes(self, in_sizes):
-        size = self._fixed_size()
-        return {"y": size if size is not None else in_sizes.get("u")}
-
-    def infer_input_sizes(self, out_sizes):
-        return {"u": out_sizes.get("y")}
-
     def state_size(self, in_sizes, out_sizes):
         if in_sizes.get("u") != out_sizes["y"]:
             raise SizeMismatchError(f"DiscreteIntegrator: input size {in_sizes.get('u')} ≠ output size "
                                     f"{out_sizes['y']}")
-        return out_sizes["y"]
-
-    def initial_state(self, size):
-        return np.broadcast_to(self.x0, (size,)).astype(self.x0.dtype)
+        return super().state_size(in_sizes, out_sizes)
 
     def _c(self):
         return self.K * in_dtype(self.Ts, self.K.dtype)

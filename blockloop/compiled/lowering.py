@@ -155,6 +155,7 @@ class _Builder:
         self.next_state: dict[str, int] = {}  # kalman ops: first row its op writes x̂[k+1], P[k+1] into
         self.by_index = {i: key for key, i in program.signal_index.items()}
         self.pending: list[tuple] = []  # next-state ops of the stateful linear blocks, run after every output op
+        self.late_args: list[tuple] = []  # (position in args, block, input port): filled in after every op is placed
 
     def allocate(self, size: int) -> int:
         row, self.width = self.width, self.width + size
@@ -215,8 +216,9 @@ class _Builder:
         """
         row, size = self.rows[(name, block.outputs[0])]
         first = len(self.args) // 2
-        for port in block.inputs:
-            self.args.extend(self.input_rows(name, port))
+        for port in block.inputs:  # without feedthrough the input may be placed later in the schedule (a
+            self.late_args.append((len(self.args), name, port))  # Demux output's rows are known when it is)
+            self.args.extend((-1, 0))
         f = self.add_fpar(lowering.params)
         arrays = block.arrays()
         for pname, offset in _opcodes.STATE_FPAR[lowering.op](lowering.ints).items():
@@ -327,6 +329,8 @@ def lower(program) -> LoweredProgram:
                 bld.emit_activations(group_of[name], lowerings)
         elif lw.op in OPCODES:
             bld.emit(name, block, lw)
+    for pos, name, port in bld.late_args:
+        bld.args[pos:pos + 2] = bld.input_rows(name, port)
     for row, name in bld.pending:  # after every output op: the inputs they read are all computed
         bld.code.append(row)
         bld.op_blocks.append(name)

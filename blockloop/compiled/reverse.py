@@ -55,6 +55,162 @@ _0, _1, _2, _3, _4 = (np.uint64(v) for v in range(5))
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def _control_op_adjoint(op, o, code, args, a, nin, out, n, m, p, u, sig, g, fpar, gfpar, ipar, B):
+    """The adjoints of the control blocks' ops (20–35, table above), in :func:`backward_steps`' variables.
+
+    A call per op, out of the hot loop, as :func:`.vm._control_op`.
+    """
+    if op == 20:  # saturation: 1 on [lower, upper], limits included
+        lo, hi = fpar[p], fpar[p + _1]
+        for e in range(m):
+            uv = sig[u + e]
+            if uv >= lo and uv <= hi:
+                g[u + e] += g[out + e]
+    elif op == 21:  # dead_zone: 1 outside [start, end], 0 on it
+        lo, hi = fpar[p], fpar[p + _1]
+        for e in range(m):
+            uv = sig[u + e]
+            if uv > hi or uv < lo:
+                g[u + e] += g[out + e]
+    elif op == 22:  # abs: sign(u), 0 at 0
+        for e in range(m):
+            uv = sig[u + e]
+            if uv > 0:
+                g[u + e] += g[out + e]
+            elif uv < 0:
+                g[u + e] -= g[out + e]
+    elif op == 23:  # math_function: the derivatives of MathFunction's table
+        fn = ipar[p + _1]
+        for e in range(m):
+            uv, yv = sig[u + e], sig[out + e]
+            if fn == 0:
+                d = yv
+            elif fn == 1:
+                d = 1 / uv
+            elif fn == 2:
+                d = 0.5 / yv
+            elif fn == 3:
+                d = np.cos(uv)
+            elif fn == 4:
+                d = -np.sin(uv)
+            elif fn == 5:
+                d = 2 * uv
+            else:
+                d = -(yv * yv)
+            g[u + e] += g[out + e] * d
+    elif op == 24:  # min_max: to the first input holding the min (max), as the forward rule picks it
+        mx = ipar[p + _1] != 0
+        for e in range(m):
+            best, pick = sig[u + e], 0
+            for j in range(1, nin):
+                wv = sig[np.uint64(args[a + 2 * j]) * B + e]
+                if ((wv > best) if mx else (wv < best)) or (wv != wv and best == best):
+                    best, pick = wv, j
+            g[np.uint64(args[a + 2 * pick]) * B + e] += g[out + e]
+    elif op == 25:  # switch: to the selected input; the control gets none
+        thr, crit = fpar[np.uint64(ipar[p])], ipar[p + _1]
+        c, w = np.uint64(args[a + 2]) * B, np.uint64(args[a + 4]) * B
+        for e in range(m):
+            cv = sig[c + e]
+            take = (cv >= thr) if crit == 0 else ((cv > thr) if crit == 1 else (cv != 0))
+            if take:
+                g[u + e] += g[out + e]
+            else:
+                g[w + e] += g[out + e]
+    elif op == 26:  # matrix_product: gU1 += gY·U2ᵀ, gU2 += U1ᵀ·gY
+        mq, kq, nq = np.uint64(ipar[p + _1]), np.uint64(ipar[p + _2]), np.uint64(ipar[p + _3])
+        c = np.uint64(args[a + 2]) * B
+        for i in range(mq):
+            for j in range(nq):
+                yr = out + (i * nq + j) * B
+                for h in range(kq):
+                    ar, cr = u + (i * kq + h) * B, c + (h * nq + j) * B
+                    for b in range(B):
+                        gv = g[yr + b]
+                        g[ar + b] += gv * sig[cr + b]
+                        g[cr + b] += sig[ar + b] * gv
+    elif op == 30 or op == 31:  # state_space: gx += Cᵀgy, gu += Dᵀgy (30, D ≠ 0); Aᵀ, Bᵀ on gx[k+1] (31)
+        ss_q = code[o, P]
+        ss_f, ss_n, ss_m, ss_p = ipar[ss_q], ipar[ss_q + 1], ipar[ss_q + 2], ipar[ss_q + 3]
+        ss_x = np.uint64(ipar[ss_q + 5]) * B
+        if op == 30:
+            ss_rows, ss_k1, ss_use2 = ss_p, ss_f + ss_n * ss_n + ss_n * ss_m, ipar[ss_q + 4] != 0
+        else:
+            ss_rows, ss_k1, ss_use2 = ss_n, ss_f, True
+        ss_k2 = ss_k1 + ss_rows * ss_n
+        for i in range(ss_rows):
+            ss_y = out + np.uint64(i) * B
+            for j in range(ss_n):
+                ss_c, ss_v = fpar[ss_k1 + i * ss_n + j], ss_x + np.uint64(j) * B
+                ss_acc = gfpar[ss_k1 + i * ss_n + j]
+                for b in range(B):
+                    g[ss_v + b] += ss_c * g[ss_y + b]
+                    ss_acc += g[ss_y + b] * sig[ss_v + b]
+                gfpar[ss_k1 + i * ss_n + j] = ss_acc
+            if not ss_use2:  # D = 0 is structural: no path from u, and its gradient stays 0
+                continue
+            for j in range(ss_m):
+                ss_c, ss_v = fpar[ss_k2 + i * ss_m + j], u + np.uint64(j) * B
+                ss_acc = gfpar[ss_k2 + i * ss_m + j]
+                for b in range(B):
+                    g[ss_v + b] += ss_c * g[ss_y + b]
+                    ss_acc += g[ss_y + b] * sig[ss_v + b]
+                gfpar[ss_k2 + i * ss_m + j] = ss_acc
+    elif op == 32 or op == 33:  # transfer_function: through b = num/den₀, a = den/den₀ to num, den
+        tf_q = code[o, P]
+        tf_f, tf_L, tf_thr = ipar[tf_q], ipar[tf_q + 1], ipar[tf_q + 2] != 0
+        tf_x = np.uint64(ipar[tf_q + 3]) * B
+        tf_sB = np.uint64(args[a + 1]) * B
+        tf_d0 = fpar[tf_f + tf_L]
+        tf_b0 = fpar[tf_f] / tf_d0
+        tf_gb, tf_ga = np.zeros(tf_L), np.zeros(tf_L)  # cotangents of b and a
+        if op == 32:  # y = b₀u + x₁
+            for e in range(tf_sB):
+                tf_g = g[out + e]
+                g[tf_x + e] += tf_g
+                if tf_thr:  # num[0] = 0 is structural: no path from u, and its gradient stays 0
+                    g[u + e] += tf_b0 * tf_g
+                    tf_gb[0] += tf_g * sig[u + e]
+        else:  # xᵢ[k+1] = xᵢ₊₁ + bᵢu − aᵢy, y = b₀u + x₁
+            tf_N = tf_L - 1
+            for e in range(tf_sB):
+                tf_u, tf_x1 = sig[u + e], sig[tf_x + e]
+                tf_y = tf_b0 * tf_u + tf_x1 if tf_thr else tf_x1
+                tf_gy = 0.0
+                for i in range(tf_N):
+                    tf_g = g[out + np.uint64(i) * tf_sB + e]
+                    tf_gy -= (fpar[tf_f + tf_L + i + 1] / tf_d0) * tf_g
+                    if i < tf_N - 1:
+                        g[tf_x + np.uint64(i + 1) * tf_sB + e] += tf_g
+                    g[u + e] += (fpar[tf_f + i + 1] / tf_d0) * tf_g
+                    tf_gb[i + 1] += tf_g * tf_u
+                    tf_ga[i + 1] -= tf_g * tf_y
+                g[tf_x + e] += tf_gy
+                if tf_thr:
+                    g[u + e] += tf_b0 * tf_gy
+                    tf_gb[0] += tf_gy * tf_u
+        tf_tot = 0.0
+        for j in range(tf_L):
+            gfpar[tf_f + j] += tf_gb[j] / tf_d0
+            gfpar[tf_f + tf_L + j] += tf_ga[j] / tf_d0
+            tf_tot += tf_gb[j] * (fpar[tf_f + j] / tf_d0) + tf_ga[j] * (fpar[tf_f + tf_L + j] / tf_d0)
+        gfpar[tf_f + tf_L] -= tf_tot / tf_d0
+    elif op == 34 or op == 35:  # integrator: gx += g; gu += K·Ts·g (backward Euler, next state); gK
+        it_q = code[o, P]
+        it_f = ipar[it_q]
+        it_c = fpar[it_f] * fpar[it_f + 1]
+        it_x = np.uint64(ipar[it_q + 2]) * B
+        it_acc = 0.0
+        for e in range(m):
+            g[it_x + e] += g[out + e]
+        if op == 35 or ipar[it_q + 1] != 0:
+            for e in range(m):
+                g[u + e] += it_c * g[out + e]
+                it_acc += g[out + e] * sig[u + e]
+        gfpar[it_f] += it_acc * fpar[it_f + 1]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def backward_steps(steps, code, args, fpar, ipar, updates, cotan_rows, trace, cotan, g, gx, gfpar, gsig0,
                    const_rows, B):
     """Reverse sweep over ``steps`` steps of one batch chunk; accumulates into gfpar and gsig0.
@@ -196,154 +352,8 @@ def backward_steps(steps, code, args, fpar, ipar, updates, cotan_rows, trace, co
                     x = u + np.uint64(ipar[p + i]) * B
                     for b in range(B):
                         g[x + b] += g[out + i * B + b]
-            elif op == 20:  # saturation: 1 on [lower, upper], limits included
-                lo, hi = fpar[p], fpar[p + _1]
-                for e in range(m):
-                    uv = sig[u + e]
-                    if uv >= lo and uv <= hi:
-                        g[u + e] += g[out + e]
-            elif op == 21:  # dead_zone: 1 outside [start, end], 0 on it
-                lo, hi = fpar[p], fpar[p + _1]
-                for e in range(m):
-                    uv = sig[u + e]
-                    if uv > hi or uv < lo:
-                        g[u + e] += g[out + e]
-            elif op == 22:  # abs: sign(u), 0 at 0
-                for e in range(m):
-                    uv = sig[u + e]
-                    if uv > 0:
-                        g[u + e] += g[out + e]
-                    elif uv < 0:
-                        g[u + e] -= g[out + e]
-            elif op == 23:  # math_function: the derivatives of MathFunction's table
-                fn = ipar[p + _1]
-                for e in range(m):
-                    uv, yv = sig[u + e], sig[out + e]
-                    if fn == 0:
-                        d = yv
-                    elif fn == 1:
-                        d = 1 / uv
-                    elif fn == 2:
-                        d = 0.5 / yv
-                    elif fn == 3:
-                        d = np.cos(uv)
-                    elif fn == 4:
-                        d = -np.sin(uv)
-                    elif fn == 5:
-                        d = 2 * uv
-                    else:
-                        d = -(yv * yv)
-                    g[u + e] += g[out + e] * d
-            elif op == 24:  # min_max: to the first input holding the min (max), as the forward rule picks it
-                mx = ipar[p + _1] != 0
-                for e in range(m):
-                    best, pick = sig[u + e], 0
-                    for j in range(1, nin):
-                        wv = sig[np.uint64(args[a + 2 * j]) * B + e]
-                        if ((wv > best) if mx else (wv < best)) or (wv != wv and best == best):
-                            best, pick = wv, j
-                    g[np.uint64(args[a + 2 * pick]) * B + e] += g[out + e]
-            elif op == 25:  # switch: to the selected input; the control gets none
-                thr, crit = fpar[np.uint64(ipar[p])], ipar[p + _1]
-                c, w = np.uint64(args[a + 2]) * B, np.uint64(args[a + 4]) * B
-                for e in range(m):
-                    cv = sig[c + e]
-                    take = (cv >= thr) if crit == 0 else ((cv > thr) if crit == 1 else (cv != 0))
-                    if take:
-                        g[u + e] += g[out + e]
-                    else:
-                        g[w + e] += g[out + e]
-            elif op == 26:  # matrix_product: gU1 += gY·U2ᵀ, gU2 += U1ᵀ·gY
-                mq, kq, nq = np.uint64(ipar[p + _1]), np.uint64(ipar[p + _2]), np.uint64(ipar[p + _3])
-                c = np.uint64(args[a + 2]) * B
-                for i in range(mq):
-                    for j in range(nq):
-                        yr = out + (i * nq + j) * B
-                        for h in range(kq):
-                            ar, cr = u + (i * kq + h) * B, c + (h * nq + j) * B
-                            for b in range(B):
-                                gv = g[yr + b]
-                                g[ar + b] += gv * sig[cr + b]
-                                g[cr + b] += sig[ar + b] * gv
-            elif op == 30 or op == 31:  # state_space: gx += Cᵀgy, gu += Dᵀgy (30, D ≠ 0); Aᵀ, Bᵀ on gx[k+1] (31)
-                ss_q = code[o, P]
-                ss_f, ss_n, ss_m, ss_p = ipar[ss_q], ipar[ss_q + 1], ipar[ss_q + 2], ipar[ss_q + 3]
-                ss_x = np.uint64(ipar[ss_q + 5]) * B
-                if op == 30:
-                    ss_rows, ss_k1, ss_use2 = ss_p, ss_f + ss_n * ss_n + ss_n * ss_m, ipar[ss_q + 4] != 0
-                else:
-                    ss_rows, ss_k1, ss_use2 = ss_n, ss_f, True
-                ss_k2 = ss_k1 + ss_rows * ss_n
-                for i in range(ss_rows):
-                    ss_y = out + np.uint64(i) * B
-                    for j in range(ss_n):
-                        ss_c, ss_v = fpar[ss_k1 + i * ss_n + j], ss_x + np.uint64(j) * B
-                        ss_acc = gfpar[ss_k1 + i * ss_n + j]
-                        for b in range(B):
-                            g[ss_v + b] += ss_c * g[ss_y + b]
-                            ss_acc += g[ss_y + b] * sig[ss_v + b]
-                        gfpar[ss_k1 + i * ss_n + j] = ss_acc
-                    if not ss_use2:  # D = 0 is structural: no path from u, and its gradient stays 0
-                        continue
-                    for j in range(ss_m):
-                        ss_c, ss_v = fpar[ss_k2 + i * ss_m + j], u + np.uint64(j) * B
-                        ss_acc = gfpar[ss_k2 + i * ss_m + j]
-                        for b in range(B):
-                            g[ss_v + b] += ss_c * g[ss_y + b]
-                            ss_acc += g[ss_y + b] * sig[ss_v + b]
-                        gfpar[ss_k2 + i * ss_m + j] = ss_acc
-            elif op == 32 or op == 33:  # transfer_function: through b = num/den₀, a = den/den₀ to num, den
-                tf_q = code[o, P]
-                tf_f, tf_L, tf_thr = ipar[tf_q], ipar[tf_q + 1], ipar[tf_q + 2] != 0
-                tf_x = np.uint64(ipar[tf_q + 3]) * B
-                tf_sB = np.uint64(args[a + 1]) * B
-                tf_d0 = fpar[tf_f + tf_L]
-                tf_b0 = fpar[tf_f] / tf_d0
-                tf_gb, tf_ga = np.zeros(tf_L), np.zeros(tf_L)  # cotangents of b and a
-                if op == 32:  # y = b₀u + x₁
-                    for e in range(tf_sB):
-                        tf_g = g[out + e]
-                        g[tf_x + e] += tf_g
-                        if tf_thr:  # num[0] = 0 is structural: no path from u, and its gradient stays 0
-                            g[u + e] += tf_b0 * tf_g
-                            tf_gb[0] += tf_g * sig[u + e]
-                else:  # xᵢ[k+1] = xᵢ₊₁ + bᵢu − aᵢy, y = b₀u + x₁
-                    tf_N = tf_L - 1
-                    for e in range(tf_sB):
-                        tf_u, tf_x1 = sig[u + e], sig[tf_x + e]
-                        tf_y = tf_b0 * tf_u + tf_x1 if tf_thr else tf_x1
-                        tf_gy = 0.0
-                        for i in range(tf_N):
-                            tf_g = g[out + np.uint64(i) * tf_sB + e]
-                            tf_gy -= (fpar[tf_f + tf_L + i + 1] / tf_d0) * tf_g
-                            if i < tf_N - 1:
-                                g[tf_x + np.uint64(i + 1) * tf_sB + e] += tf_g
-                            g[u + e] += (fpar[tf_f + i + 1] / tf_d0) * tf_g
-                            tf_gb[i + 1] += tf_g * tf_u
-                            tf_ga[i + 1] -= tf_g * tf_y
-                        g[tf_x + e] += tf_gy
-                        if tf_thr:
-                            g[u + e] += tf_b0 * tf_gy
-                            tf_gb[0] += tf_gy * tf_u
-                tf_tot = 0.0
-                for j in range(tf_L):
-                    gfpar[tf_f + j] += tf_gb[j] / tf_d0
-                    gfpar[tf_f + tf_L + j] += tf_ga[j] / tf_d0
-                    tf_tot += tf_gb[j] * (fpar[tf_f + j] / tf_d0) + tf_ga[j] * (fpar[tf_f + tf_L + j] / tf_d0)
-                gfpar[tf_f + tf_L] -= tf_tot / tf_d0
-            elif op == 34 or op == 35:  # integrator: gx += g; gu += K·Ts·g (backward Euler, next state); gK
-                it_q = code[o, P]
-                it_f = ipar[it_q]
-                it_c = fpar[it_f] * fpar[it_f + 1]
-                it_x = np.uint64(ipar[it_q + 2]) * B
-                it_acc = 0.0
-                for e in range(m):
-                    g[it_x + e] += g[out + e]
-                if op == 35 or ipar[it_q + 1] != 0:
-                    for e in range(m):
-                        g[u + e] += it_c * g[out + e]
-                        it_acc += g[out + e] * sig[u + e]
-                gfpar[it_f] += it_acc * fpar[it_f + 1]
+            elif op >= 20:  # the control blocks' ops, out of the hot loop (_control_op_adjoint)
+                _control_op_adjoint(op, o, code, args, a, nin, out, n, m, p, u, sig, g, fpar, gfpar, ipar, B)
         for s in range(updates.shape[0]):
             m, col, row = np.uint64(updates[s, 0]) * B, np.uint64(updates[s, 2]) * B, np.uint64(updates[s, 3]) * B
             for e in range(m):

@@ -221,7 +221,7 @@ class Diagram:
                 f"{self.graph.number_of_edges()} wires, inputs {list(self.inputs)}, outputs {list(self.outputs)}{ts}>")
 
     def _repr_svg_(self) -> str | None:
-        """Jupyter's picture of the diagram: Graphviz if installed, else matplotlib (loops coloured).
+        """Jupyter's picture of the diagram: the matplotlib renderer's SVG (loops coloured, scaled to the cell width).
 
         Returns None (Jupyter then shows ``repr``) for an empty diagram or one that cannot be
         drawn; the reason is logged.

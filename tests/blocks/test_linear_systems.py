@@ -10,6 +10,7 @@ import pytest
 
 from blockloop import Diagram
 from blockloop.blocks import (
+    Demux,
     DiscreteIntegrator,
     DiscreteStateSpace,
     DiscreteTransferFunction,
@@ -230,6 +231,46 @@ def test_integrator_parameters_are_checked():
         DiscreteIntegrator(Ts="1")
     with pytest.raises(ParameterError, match="K: expected a scalar"):
         DiscreteIntegrator(K=[1.0, 2.0])
+
+
+@pytest.mark.parametrize("kind", ["state_space", "transfer_function", "integrator"])
+def test_a_block_without_feedthrough_reads_an_input_placed_after_it(kind):
+    """u → Sum ← fb.y; Sum → Demux → fb.u: the block without feedthrough runs before the Demux whose
+    output it reads (its rows are known only when the Demux is placed); its next state still reads them."""
+    block = {"state_space": DiscreteStateSpace([[0.5]], [[1.0]], [[-0.5]], x0=1.0),
+             "transfer_function": DiscreteTransferFunction([0.0, 1.0], [1.0, -0.5], x0=1.0),
+             "integrator": DiscreteIntegrator(K=-0.5, x0=1.0)}[kind]
+    d = Diagram("late")
+    d.add("u", Inport(1)); d.add("m", Gain([[1.0], [2.0]])); d.add("dm", Demux([1, 1])); d.add("fb", block)
+    d.add("s", Sum("++")); d.add("y", Outport())
+    d.chain("u", "s.u1"); d.chain("fb", "s.u2"); d.chain("s", "m", "dm"); d.connect("dm.y2", "fb"); d.connect("s", "y")
+    program = d.compile()
+    assert program.order.index("fb") < program.order.index("dm")
+    u = np.linspace(-1.0, 1.0, 7)[:, None]
+    x, ref = 1.0, []
+    for uk in u[:, 0]:  # y = x·c, x' = a·x + b·(2·s): (c, a, b) = (−0.5, 0.5, 1), (1, 0.5, 1), (1, 1, −0.5)
+        c, a, b = {"state_space": (-0.5, 0.5, 1.0), "transfer_function": (1.0, 0.5, 1.0),
+                   "integrator": (1.0, 1.0, -0.5)}[kind]
+        s = uk + c * x
+        ref.append(s)
+        x = a * x + b * 2 * s
+    for backend in BACKENDS:
+        np.testing.assert_allclose(program.simulate({"u": u}, backend=backend)["y"][:, 0], ref, rtol=1e-14)
+
+
+def test_parameters_read_back_as_written():
+    """D=None stays None and an integer Ts stays an int (a file's null and 2 are read back as such)."""
+    ss = DiscreteStateSpace(0.5, 1.0, 1.0)
+    assert ss.params()["D"] is None and np.array_equal(ss.D, [[0.0]])
+    assert DiscreteStateSpace(**ss.params()).feedthrough() == frozenset()
+    it = DiscreteIntegrator(K=0.5, Ts=2)
+    assert type(it.params()["Ts"]) is int and it.params()["Ts"] == 2
+    np.testing.assert_array_equal(it.output([np.ones((1, 1))], np.zeros((1, 1)))[0], [[0.0]])
+    assert DiscreteIntegrator(Ts=np.float32(0.1)).params()["Ts"] == float(np.float32(0.1))
+    with pytest.raises(ParameterError, match="DiscreteIntegrator Ts"):
+        DiscreteIntegrator(Ts=10**400)
+    with pytest.raises(ParameterError, match="DiscreteIntegrator method"):
+        DiscreteIntegrator(method=np.array([True, False]))
 
 
 def test_gain_in_loop_with_state_space_uses_the_state():

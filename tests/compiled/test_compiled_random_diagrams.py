@@ -5,7 +5,10 @@ source blocks included; log, sqrt, 1/u only on |u| + c, exp and u² only on a sa
 feed-forward except through unit delays whose inputs are wired last (so every loop has a delay
 and none is algebraic), sometimes with a random subsystem (itself drawn the same way) added as a
 block, and every internal signal probed. Gains are in [−1, 1]; loops close through a Tanh most of
-the time, so values stay bounded.
+the time, so values stay bounded. The stateful linear blocks appear both feed-forward (with or
+without feedthrough) and in place of a unit delay closing a loop: a state space with D = 0, a
+transfer function with num[0] = 0, a forward-Euler integrator; every A and den is stable
+(spectral radius < 1).
 """
 
 import numpy as np
@@ -19,6 +22,9 @@ from blockloop.blocks import (
     Constant,
     DeadZone,
     Demux,
+    DiscreteIntegrator,
+    DiscreteStateSpace,
+    DiscreteTransferFunction,
     FromArray,
     Gain,
     Inport,
@@ -45,7 +51,8 @@ from blockloop.errors import NonFiniteError
 
 KINDS = ("gain_scalar", "gain_vector", "gain_matrix", "sum", "product", "sigmoid", "tanh", "mux", "demux",
          "selector", "constant", "probe", "subsystem",
-         "saturation", "dead_zone", "abs", "switch", "min_max", "math_function", "matrix_product", "source")
+         "saturation", "dead_zone", "abs", "switch", "min_max", "math_function", "matrix_product", "source",
+         "state_space", "transfer_function", "integrator")
 
 #: MathFunctions the compiled backend computes with other code than numpy (libm, mathfn.exp): within TOL.
 INEXACT_FUNCTIONS = ("exp", "log", "sin", "cos")
@@ -70,6 +77,29 @@ class Builder:
         flat = self.draw(st.lists(st.floats(lo, hi, allow_subnormal=False), min_size=int(np.prod(shape)),
                                   max_size=int(np.prod(shape))))
         return np.array(flat, dtype=np.float64).reshape(shape)
+
+    def stable(self, n):
+        """An n×n matrix with spectral radius < 1 (at most 0.9)."""
+        A = self.values((n, n))
+        return A * (0.9 / max(0.9, float(np.max(np.abs(np.linalg.eigvals(A))))))
+
+    def denominator(self, order):
+        """den of a stable transfer function: poles in (−0.9, 0.9), den[0] in ±[0.5, 2] (not normalised)."""
+        poles = self.values((order,), -0.9, 0.9)
+        return float(self.draw(st.sampled_from([1.0, 2.0, -0.5]))) * np.poly(poles)
+
+    def state_space(self, m, through):
+        n, p = self.integer(1, 3), self.integer(1, 3)
+        D = self.values((p, m)) if through else np.zeros((p, m))
+        return DiscreteStateSpace(self.stable(n), self.values((n, m)), self.values((p, n)), D,
+                                  x0=self.values((n,))), p
+
+    def transfer_function(self, through):
+        order = self.integer(1, 3)
+        num = self.values((self.integer(1, order + 1),))
+        if not through:
+            num[0] = 0.0
+        return DiscreteTransferFunction(num, self.denominator(order), x0=self.values((order,)))
 
     def pick(self, size=None):
         pool = [s for s in self.signals if size is None or s[1] == size]
@@ -193,6 +223,20 @@ class Builder:
                 period = self.integer(1, 6)
                 block = Pulse(v[0], period, self.integer(0, period), self.integer(0, 4))
             self.add(which, block, [], 1, anchored=True)
+        elif kind == "state_space":
+            ref, m = self.pick()
+            block, p = self.state_space(m, self.draw(st.booleans()))
+            self.add("ss", block, [ref], p, anchored=True)
+        elif kind == "transfer_function":
+            if not any(n == 1 for _, n in self.signals):
+                return
+            self.add("tf", self.transfer_function(self.draw(st.booleans())), [self.pick(1)[0]], 1, anchored=True)
+        elif kind == "integrator":
+            ref, n = self.pick()
+            method = self.draw(st.sampled_from(["forward", "backward"]))
+            K, Ts = float(self.values(())), float(self.draw(st.sampled_from([1, 0.5, 0.1])))
+            x0 = self.values((n,)) if n > 1 or self.draw(st.booleans()) else float(self.values(()))
+            self.add("int", DiscreteIntegrator(K, Ts, method, x0), [ref], n)
         elif kind == "subsystem" and self.depth == 0:
             ref, n = self.pick()
             inner = Builder(self.draw, "sub", self.depth + 1, self.steps, self.batch)
@@ -216,12 +260,23 @@ class Builder:
             n = self.integer(1, 4)
             # a scalar x0 leaves the size to inference, which a loop of such delays cannot settle
             x0 = self.values(()) if n == 1 and self.draw(st.booleans()) else self.values((n,))
-            name = self.name("z")
-            self.d.add(name, UnitDelay(x0))
-            self.signals.append((f"{name}.y", n))
-            if n > 1:
+            # or a stateful linear block without feedthrough closes the loop (no UnitDelay in it)
+            kind = self.draw(st.sampled_from(["delay", "delay", "state_space", "transfer_function", "integrator"]))
+            name, m, out = self.name("z"), n, n
+            if kind == "delay":
+                self.d.add(name, UnitDelay(x0))
+            elif kind == "integrator":
+                self.d.add(name, DiscreteIntegrator(float(self.values(())), 1, "forward", x0))
+            elif kind == "state_space":
+                block, out = self.state_space(n, through=False)
+                self.d.add(name, block)
+            else:
+                m = out = 1
+                self.d.add(name, self.transfer_function(through=False))
+            self.signals.append((f"{name}.y", out))
+            if out > 1 or kind in ("state_space", "transfer_function"):
                 self.anchored.add(f"{name}.y")
-            delays.append((name, n))
+            delays.append((name, m))
         for _ in range(n_blocks):
             self.block(self.draw(st.sampled_from(KINDS)))
         for name, n in delays:

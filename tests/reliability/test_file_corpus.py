@@ -41,7 +41,7 @@ BASES = list(base_diagrams())
 #: By default the larger files give each node a rotating share of the substitutes (1 in STRIDE,
 #: shifted node by node, so every node and every substitute still appear); ``--run-slow`` runs
 #: every node with every substitute.
-STRIDE = {"lstm": 3, "kitchen": 2, "nested": 2, "state_space": 2, "control": 2}
+STRIDE = {"lstm": 3, "kitchen": 2, "nested": 2, "state_space": 2, "control": 2, "linear": 2}
 
 
 @pytest.fixture(scope="module")
