@@ -79,7 +79,11 @@ def _cost(a: dict, b: dict) -> float:
 
 
 def _side(info: dict) -> int:
-    """-1: the net's track belongs in the frame left of the channel, +1: right of it, 0: either."""
+    """-1: the net's track belongs in the frame left of the channel, +1: right of it, 0: either.
+
+    A net with one wire inside such a frame and others leaving it keeps its track in the frame
+    (the frame reaches out to the track, so the track must keep clear of the other side's frames).
+    """
     sides = info["sides"] - {0}
     return sides.pop() if len(sides) == 1 else 0
 
@@ -158,10 +162,13 @@ def place_columns(flat, boxes: dict[str, Box], delays: dict, specs: list[Spec], 
         steps = [TRACK + (2 * edge if _side(chans[c][a]) != _side(chans[c][b]) else 0.0)
                  for a, b in zip(order, order[1:], strict=False)]  # room for frame borders between
         span = sum(steps)
-        gap = max(COLUMN_GAP, 2 * edge + span) if 0 < c < n_cols or order else 0.0
+        # a frame reaching out to its tracks needs room for its border and the next frame's
+        before = 2 * edge if order and _side(chans[c][order[0]]) > 0 else edge
+        after = 2 * edge if order and _side(chans[c][order[-1]]) < 0 else edge
+        gap = max(COLUMN_GAP, before + span + after) if 0 < c < n_cols or order else 0.0
         for net in chans.get(c, {}):
             track_x[(c, net)] = x + gap / 2
-        pos = x + (gap - span) / 2
+        pos = x + before + (gap - before - span - after) / 2
         for i, net in enumerate(order):
             track_x[(c, net)] = pos
             pos += steps[i] if i < len(steps) else 0.0

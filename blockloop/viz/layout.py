@@ -8,11 +8,15 @@ Steps, on the flattened diagram:
    *back wires*; what is left is acyclic.
 2. **Layers.** Longest path from the sources; a source (a Constant, or a Gain fed only by a
    loop delay) moves right next to the first block it feeds, and a sink fed only by return
-   paths goes to the last layer. Wires spanning several layers get a dummy point per layer.
+   paths goes to the last layer of its subsystem. Wires spanning several layers get a dummy
+   point per layer.
 3. **Order.** Barycenter sweeps (port-aware) reduce crossings; blocks of one subsystem stay
-   together; blocks fed by a loop delay are pulled down, towards the return lane.
-4. **Coordinates.** Columns from the widest block of each layer; vertical positions that line
-   up connected ports, solved per layer as an isotonic regression (minimum gaps kept).
+   together; blocks fed by a loop delay are pulled down, towards the return lane. Then every
+   subsystem gets one rank, so subsystems come in one order in every column (a column a
+   subsystem's frame spans without holding its blocks gets a zero-size *ghost* of it).
+4. **Coordinates.** Columns from the widest block of each layer; vertical positions from
+   :func:`~blockloop.viz.stacking.stack_columns`: frames (with room for their return lanes)
+   never overlap, and blocks line up with the ports they are wired to where they can.
 
 Routing of the wires and the subsystem frames is in :mod:`blockloop.viz.routing`. Units are
 abstract (about one inch each); y grows downwards.
@@ -25,6 +29,7 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
+from .ordering import common_subsystem, group_of, neighbours, order_layers, port_frac, scopes, within
 from .stacking import stack_columns
 from .style import glyph
 
@@ -146,9 +151,10 @@ def layered_grid(flat: nx.MultiDiGraph) -> Grid:
     forward, back = _split_wires(flat, set(delays))
     layer = _layers(flat, forward, set(delays))
     nodes, chains = _dummies(flat, forward, layer)
-    order, ghosts = _order(flat, nodes, chains, layer, back, set(delays))
+    order, ghosts = order_layers(flat, nodes, chains, layer, back, set(delays))
     spacing = _Spacing(flat, nodes, ghosts)
-    boxes = _coordinates(flat, nodes, order, chains, spacing, _lane_reserve(flat, layer, delays, back))
+    stubs = _Stubs(flat, nodes, chains, back, spacing.size)
+    boxes = _coordinates(flat, nodes, order, chains, spacing, _lane_reserve(flat, layer, delays, back), stubs)
     return Grid(boxes=boxes, chains=chains, back=back, delays=delays)
 
 
@@ -188,10 +194,11 @@ def _layers(flat, forward, delays: set[str]) -> dict[str, int]:
             layer[n] = min(layer[s] for s in succ) - 1
     low = min(layer.values(), default=0)
     layer = {n: v - low for n, v in layer.items()}
-    last = max(layer.values(), default=0)
-    for n in dag:  # a sink fed only by return paths (an Outport of a delay's state) goes right
-        if not dag.in_degree(n) and not dag.out_degree(n) and flat.in_degree(n):
-            layer[n] = last
+    stray = [n for n in dag if not dag.in_degree(n) and not dag.out_degree(n) and flat.in_degree(n)]
+    for n in stray:  # a sink fed only by return paths (an Outport of a delay's state) goes right, in its subsystem
+        sub = flat.nodes[n]["subsystem"]
+        last = [v for m, v in layer.items() if m not in stray and within(flat.nodes[m]["subsystem"], sub)]
+        layer[n] = max(last, default=layer[n])
     return layer
 
 
@@ -204,121 +211,6 @@ def _dummies(flat, forward, layer) -> tuple[dict[str, int], dict[tuple, list[str
             nodes[name] = j
         chains[(a, b, k)] = names
     return nodes, chains
-
-
-def _port_frac(block, side: str, port: str) -> float:
-    ports = block.inputs if side == "in" else block.outputs
-    return (ports.index(port) + 1) / (len(ports) + 1) - 0.5
-
-
-def _neighbours(flat, chains) -> tuple[dict[str, list], dict[str, list]]:
-    """For each node: [(neighbour, own port fraction, neighbour port fraction)] left and right."""
-    left: dict[str, list] = {}
-    right: dict[str, list] = {}
-    for (a, b, k), dummies in chains.items():
-        e = flat.edges[a, b, k]
-        path = [a, *dummies, b]
-        fracs = [_port_frac(flat.nodes[a]["block"], "out", e["src_port"]), *[0.0] * len(dummies),
-                 _port_frac(flat.nodes[b]["block"], "in", e["dst_port"])]
-        pts = list(zip(path, fracs, strict=True))
-        for (u, fu), (v, fv) in zip(pts, pts[1:], strict=False):
-            right.setdefault(u, []).append((v, fu, fv))
-            left.setdefault(v, []).append((u, fv, fu))
-    return left, right
-
-
-def _group_of(flat, name: str) -> str:
-    if name.startswith("~"):
-        a, b = name.split("~")[1:3]
-        return common_subsystem(flat.nodes[a]["subsystem"], flat.nodes[b]["subsystem"])
-    return flat.nodes[name]["subsystem"]
-
-
-def _order(flat, nodes, chains, layer, back, delays) -> tuple[list[list[str]], dict[str, str]]:
-    """Crossing reduction by barycenter sweeps; returns the layers, top to bottom, and their ghosts
-    (see :func:`_consistent_groups`)."""
-    rank = {n: i for i, n in enumerate(flat.nodes)}
-    n_layers = max(nodes.values(), default=-1) + 1
-    layers = [[] for _ in range(n_layers)]
-    for name in sorted(nodes, key=lambda n: rank.get(n, len(rank))):
-        layers[nodes[name]].append(name)
-    left, right = _neighbours(flat, chains)
-    pulled = {b for a, b, _ in back if a in delays} | {a for a, b, _ in back if b in delays}
-    best, best_cross = [list(x) for x in layers], _crossings(layers, right)
-    for sweep in range(8):
-        down = sweep % 2 == 0
-        seq = range(1, n_layers) if down else range(n_layers - 2, -1, -1)
-        for j in seq:
-            ref = {n: i for i, n in enumerate(layers[j - 1 if down else j + 1])}
-            size = len(ref)
-            adj = left if down else right
-            layers[j] = _sorted_layer(flat, layers[j], adj, ref, pulled, size)
-        cross = _crossings(layers, right)
-        if cross < best_cross:
-            best, best_cross = [list(x) for x in layers], cross
-    return _consistent_groups(flat, best)
-
-
-def _consistent_groups(flat, layers) -> tuple[list[list[str]], dict[str, str]]:
-    """Reorder each layer so subsystems come in one order, top to bottom, in every column.
-
-    Each subsystem gets one rank for the whole diagram (its members' mean relative height), so
-    frames spanning several columns can be stacked without crossing each other. A column that a
-    subsystem's frame spans but holds none of its blocks gets a *ghost* of it (a zero-size point,
-    ``"~|path|column"``), so that the other blocks of that column keep out of the frame too.
-    Returns the layers and the ghosts' subsystems.
-    """
-    group = {n: _group_of(flat, n) for names in layers for n in names}
-    rel = {n: (i + 0.5) / len(names) for names in layers for i, n in enumerate(names)}
-    members: dict[str, list[float]] = {}
-    cols: dict[str, set[int]] = {}
-    for j, names in enumerate(layers):
-        for n in names:
-            for scope in scopes(group[n]):
-                members.setdefault(scope, []).append(rel[n])
-                cols.setdefault(scope, set()).add(j)
-    rank = {scope: float(np.mean(v)) for scope, v in members.items()}
-    layers = [list(names) for names in layers]
-    ghosts = {}
-    for scope, used in cols.items():
-        for j in set(range(min(used), max(used) + 1)) - used:
-            name = f"~|{scope}|{j}"
-            ghosts[name] = group[name] = scope
-            rel[name] = rank[scope]
-            layers[j].append(name)
-
-    def key(n: str) -> list[tuple[float, str]]:  # names break ties, so two subsystems never interleave
-        return [(rank[s], s) for s in scopes(group[n])] + [(rel[n], "~" + n)]
-
-    return [sorted(names, key=key) for names in layers], ghosts
-
-
-def _sorted_layer(flat, names, adj, ref, pulled, size) -> list[str]:
-    bary = {}
-    for pos, n in enumerate(names):
-        vals = [ref[v] + fv for v, _, fv in adj.get(n, ()) if v in ref]
-        if n in pulled:
-            vals.append(size + 1.0)  # towards the return lane below
-        bary[n] = float(np.mean(vals)) if vals else float(pos)
-    scope_of = {n: scopes(_group_of(flat, n)) for n in names}
-    members: dict[str, list[float]] = {}
-    for n in names:
-        for scope in scope_of[n]:
-            members.setdefault(scope, []).append(bary[n])
-    pos = {scope: float(np.mean(v)) for scope, v in members.items()}
-    # subsystems stay together, nested ones inside their parents: sort by each enclosing scope's place
-    return sorted(names, key=lambda n: (*(pos[s] for s in scope_of[n]), bary[n]))
-
-
-def _crossings(layers, right) -> int:
-    total = 0
-    for j in range(len(layers) - 1):
-        pos_a = {n: i for i, n in enumerate(layers[j])}
-        pos_b = {n: i for i, n in enumerate(layers[j + 1])}
-        segs = [(pos_a[u] + fu * 0.5, pos_b[v] + fv * 0.5) for u in layers[j] for v, fu, fv in right.get(u, ())
-                if v in pos_b]
-        total += sum(1 for i, (a1, b1) in enumerate(segs) for a2, b2 in segs[i + 1:] if (a1 - a2) * (b1 - b2) < 0)
-    return total
 
 
 def delay_column(flat, layer: dict[str, int], delay: str):
@@ -366,28 +258,13 @@ def _lane_reserve(flat, layer, delays, back) -> dict[str, float]:
     return reserve
 
 
-def common_subsystem(p: str, q: str) -> str:
-    """The innermost subsystem path containing both ``p`` and ``q``."""
-    common = []
-    for x, y in zip(p.split("/"), q.split("/"), strict=False):
-        if x != y:
-            break
-        common.append(x)
-    return "/".join(common)
-
-
-def within(group: str, scope: str) -> bool:
-    """True when subsystem path ``group`` lies in ``scope`` ("" holds everything)."""
-    return not scope or group == scope or group.startswith(scope + "/")
-
-
 class _Spacing:
     """Box sizes, groups, and the least vertical room around the blocks of one column."""
 
     def __init__(self, flat, nodes, ghosts: dict[str, str]):
         self.size = {n: (0.0, 0.0) if n.startswith("~") else box_size(flat.nodes[n]["block"]) for n in nodes}
         self.size |= {n: (0.0, 0.0) for n in ghosts}
-        self.group = {n: _group_of(flat, n) for n in nodes} | ghosts
+        self.group = {n: group_of(flat, n) for n in nodes} | ghosts
 
     def extent(self, n: str) -> tuple[float, float]:
         """Room above and below the centre of ``n``: half its box, and its caption below."""
@@ -400,13 +277,7 @@ class _Spacing:
         return self.extent(a)[1] + self.extent(b)[0] + gap
 
 
-def scopes(group: str) -> list[str]:
-    """``"a/b"`` → ``["a", "a/b"]``: the subsystem paths that hold a member of ``group``."""
-    parts = group.split("/") if group else []
-    return ["/".join(parts[: k + 1]) for k in range(len(parts))]
-
-
-def _coordinates(flat, nodes, order, chains, spacing: _Spacing, reserve: dict[str, float]) -> dict[str, Box]:
+def _coordinates(flat, nodes, order, chains, spacing: _Spacing, reserve: dict[str, float], stubs) -> dict[str, Box]:
     size = spacing.size
     xs, x = [], 0.0
     for j, names in enumerate(order):
@@ -414,7 +285,7 @@ def _coordinates(flat, nodes, order, chains, spacing: _Spacing, reserve: dict[st
         prev = max((size[n][0] for n in order[j - 1]), default=0.0) if j else 0.0
         x += (prev + width) / 2 + COLUMN_GAP if j else width / 2
         xs.append(x)
-    left, right = _neighbours(flat, chains)
+    left, right = neighbours(flat, chains)
     paths = {s for g in spacing.group.values() for s in scopes(g)}
 
     def target(n: str, y) -> float | None:  # lined up with the ports it is wired to
@@ -423,9 +294,53 @@ def _coordinates(flat, nodes, order, chains, spacing: _Spacing, reserve: dict[st
         return float(np.mean(vals)) if vals else None
 
     y = stack_columns(order, spacing.group, spacing.extent, spacing.gap, lambda p: frame_pad(paths, p),
-                      FRAME_GAP, reserve, target)
+                      FRAME_GAP, reserve, target, stubs.avoid)
     return {n: Box(n, xs[nodes[n]], y[n], size[n][0], size[n][1], nodes[n], dummy=n.startswith("~"),
                    group=spacing.group[n]) for n in nodes}
+
+
+class _Stubs:
+    """Where wires leave blocks into the channels: ``(channel, side, net, block, port fraction)``.
+
+    Two signals whose wires enter one channel at one height from opposite sides may have to
+    share a stretch of it, whatever the order of their tracks; :meth:`avoid` lists such heights.
+    """
+
+    def __init__(self, flat, nodes, chains, back, size):
+        self.size = size
+        self.by_node: dict[str, list[tuple]] = {}
+        self.by_channel: dict[tuple[int, str], list[tuple]] = {}
+        for (a, b, k), dummies in chains.items():
+            e = flat.edges[a, b, k]
+            net = (a, e["src_port"])
+            path = [a, *dummies, b]
+            fracs = [port_frac(flat.nodes[a]["block"], "out", e["src_port"]), *[0.0] * len(dummies),
+                     port_frac(flat.nodes[b]["block"], "in", e["dst_port"])]
+            for u, fu, v, fv in zip(path, fracs, path[1:], fracs[1:], strict=False):
+                self._add(nodes[u] + 1, "L", net, u, fu)
+                self._add(nodes[u] + 1, "R", net, v, fv)
+        for a, b, k in back:
+            e = flat.edges[a, b, k]
+            if a in nodes:
+                self._add(nodes[a] + 1, "L", (a, e["src_port"]), a, port_frac(flat.nodes[a]["block"], "out",
+                                                                                e["src_port"]))
+            if b in nodes:
+                self._add(nodes[b], "R", (a, e["src_port"]), b, port_frac(flat.nodes[b]["block"], "in", e["dst_port"]))
+
+    def _add(self, channel: int, side: str, net, node: str, frac: float) -> None:
+        item = (channel, side, net, node, frac)
+        self.by_node.setdefault(node, []).append(item)
+        self.by_channel.setdefault((channel, side), []).append(item)
+
+    def avoid(self, n: str, y) -> list[float]:
+        """Centre heights of ``n`` at which a wire of it would meet another net's, end to end."""
+        out = []
+        h = self.size[n][1]
+        for channel, side, net, _, frac in self.by_node.get(n, ()):
+            for _, _, other, m, f in self.by_channel.get((channel, "R" if side == "L" else "L"), ()):
+                if other != net:
+                    out.append(y[m] + f * self.size[m][1] - frac * h)
+        return out
 
 
 def frame_pad(paths, path: str) -> tuple[float, float]:

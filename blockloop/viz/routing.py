@@ -122,9 +122,11 @@ class _Lanes:
         self.specs: list[Spec] = []
         plans = [self._plan(w) for w in grid.back if w[0] not in grid.delays and w[1] not in grid.delays]
         plans += [self._delay_plan(d) for d in grid.delays]
-        # inner subsystems first, then narrow loops first: nested loops get the upper lanes
-        for plan in sorted(plans, key=lambda p: (-p[0].count("/") - bool(p[0]), p[2] - p[1], p[3])):
-            plan[4]()
+        self.pending = plans  # a delay adds the lanes of its wires into outer subsystems here
+        while self.pending:
+            # inner subsystems first, then narrow loops first: nested loops get the upper lanes
+            self.pending.sort(key=lambda p: (-p[0].count("/") - bool(p[0]), p[2] - p[1], p[3]))
+            self.pending.pop(0)[4]()
 
     def layer(self, name: str) -> int:
         return self.grid.boxes[name].layer
@@ -188,18 +190,27 @@ class _Lanes:
         spec.track(self.layer(a) + 1, y)
         self.specs.append(spec)
         for w in outs:
-            e = self.flat.edges[w]
-            spec = Spec(delay, e["src_port"], w[1], e["dst_port"], back=True)
             lb = self.layer(w[1])
-            if w not in direct:  # down from the delay's left, along a lane of its own
+            if w in direct or lb == col:
+                self._delay_out(w, col, y, None)
+            else:  # down from the delay's left, along a lane of its own, once inner lanes are placed
                 there = common_subsystem(self.flat.nodes[w[1]]["subsystem"], self.flat.nodes[delay]["subsystem"])
-                spec.track(col, y)
-                y = self.lane_y(min(col, lb), max(col, lb) - 1, 0.0, there) if lb != col else y
-                spec.track(col, y)
-            spec.track(lb, y)
-            spec.track(lb, spec.pin_y(self.flat, self.grid.boxes, self.ys, w[1], "in"))
-            y = self.delays[delay][1]
-            self.specs.append(spec)
+                lane = (min(col, lb), max(col, lb) - 1, there)
+                self.pending.append((there, *lane[:2], f"{delay}>{w[1]}",
+                                     lambda w=w, lane=lane: self._delay_out(w, col, y, lane)))
+
+    def _delay_out(self, w, col: int, y: float, lane) -> None:
+        """Wire ``w`` out of a loop delay at lane height ``y``; ``lane`` ``(lo, hi, scope)``: a lane of its own."""
+        e = self.flat.edges[w]
+        spec = Spec(w[0], e["src_port"], w[1], e["dst_port"], back=True)
+        lb = self.layer(w[1])
+        if lane is not None:
+            spec.track(col, y)
+            y = self.lane_y(*lane[:2], 0.0, lane[2])
+            spec.track(col, y)
+        spec.track(lb, y)
+        spec.track(lb, spec.pin_y(self.flat, self.grid.boxes, self.ys, w[1], "in"))
+        self.specs.append(spec)
 
 
 def _frames(flat, boxes, routes) -> tuple[Frame, ...]:

@@ -17,13 +17,10 @@ towards the ports it is wired to, always within its bounds, so every rule still 
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Callable
 
 __all__ = ["stack_columns"]
-
-logger = logging.getLogger(__name__)
 
 SWEEPS = 24
 
@@ -77,7 +74,8 @@ def _common_depth(p: str, q: str) -> int:
 
 
 def stack_columns(order, group: dict[str, str], extent: Callable, gap: Callable, pad: Callable,
-                  frame_gap: float, reserve: dict[str, float], target: Callable) -> dict[str, float]:
+                  frame_gap: float, reserve: dict[str, float], target: Callable,
+                  avoid: Callable | None = None) -> dict[str, float]:
     """Centre heights of the blocks, column orders kept, frames disjoint (see the module notes).
 
     Parameters
@@ -98,6 +96,9 @@ def stack_columns(order, group: dict[str, str], extent: Callable, gap: Callable,
         Subsystem path → room under its blocks for its return lanes.
     target : callable
         ``target(n, y) -> float or None``: where block ``n`` would best sit, given heights ``y``.
+    avoid : callable, optional
+        ``avoid(n, y) -> list of float``: heights of block ``n`` at which one of its wires would
+        meet another signal's wire end to end; a last sweep moves it a little off them.
 
     Returns
     -------
@@ -131,7 +132,37 @@ def stack_columns(order, group: dict[str, str], extent: Callable, gap: Callable,
                 continue
             want = target(n, x)
             x[n] = min(max(x[n] if want is None else want, lo), hi)
+    if avoid is not None:
+        _step_aside(rules, seq, x, avoid)
     return {n: x[n] for n in group if n in x} | {n: 0.0 for n in group if n not in x}
+
+
+def _step_aside(rules: _Rules, seq, x: dict, avoid: Callable, step: float = 0.035) -> None:
+    """Move each block whose height is one to avoid by a few ``step`` s: within its bounds if it
+    can, else down, pushing down what lies under it."""
+    for n in seq:
+        if isinstance(n, tuple):
+            continue
+        bad = avoid(n, x)
+        if not any(abs(x[n] - b) < 1e-6 for b in bad):
+            continue
+        lo = max((x[u] + d for u, d in rules.preds[n]), default=-math.inf)
+        hi = min((x[v] - d for v, d in rules.succs[n]), default=math.inf)
+        free = [x[n] + k * step for k in (1, -1, 2, -2, 3, -3) if lo <= x[n] + k * step <= hi]
+        pushed = [x[n] + k * step for k in range(1, 4 + len(bad))]  # one of them is clear of every bad value
+        _push(rules, x, n, next(y for y in free + pushed if all(abs(y - b) > 1e-3 for b in bad)))
+
+
+def _push(rules: _Rules, x: dict, n, y: float) -> None:
+    """Set ``x[n] = y`` (not above its bounds) and move down whatever must make room."""
+    x[n] = y
+    todo = [n]
+    while todo:
+        u = todo.pop()
+        for v, d in rules.succs[u]:
+            if x[v] < x[u] + d - 1e-12:
+                x[v] = x[u] + d
+                todo.append(v)
 
 
 def _rules(order, group, extent, gap, pad, frame_gap, reserve) -> _Rules:
