@@ -148,6 +148,9 @@ def run(args) -> int:
     program = diagram.compile(dtype=args.dtype)
     inputs = read_inputs(args.input, program.inputs)
     _missing_inputs(program, inputs)
+    if not program.inputs and args.steps is None:
+        raise SimulationError(f"diagram '{diagram.name}' has no inputs (its signals come from sources such as Step "
+                              "or Sine), so there is no data to take the length from; pass --steps T")
     result = program.simulate(inputs, steps=args.steps, Ts=args.ts, probes=args.probe, backend=args.backend)
     print(summary(result, diagram.name, args.file, args.dtype))
     if args.out is not None:

@@ -179,6 +179,7 @@ def _raise_non_finite(program, low: LoweredProgram, step: int, chunks: list, pla
     ``chunks``: (first column, signal rows (W, columns)) of each chunk that stopped at ``step``,
     in column order — the interpreter's order, so both backends name the same place.
     """
+    from ..engine.interpreter import nonfinite_cause
     from ..errors import NonFiniteError
 
     for o, (row, size) in zip(low.watch_ops, low.watch, strict=True):
@@ -200,5 +201,4 @@ def _raise_non_finite(program, low: LoweredProgram, step: int, chunks: list, pla
             where = f", sequence {first_column + column}" if plan.batch else ""
             raise NonFiniteError(
                 f"{what} ({block.type_name}) became non-finite at step {step}{where}, element {element} "
-                f"(value {value}): an overflow in the diagram, even if no logged signal shows it; "
-                "check gains and initial states, or pass check_finite=False", block=name, port=port, step=step)
+                f"(value {value}): {nonfinite_cause(block)}", block=name, port=port, step=step)

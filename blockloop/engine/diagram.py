@@ -284,6 +284,6 @@ class Diagram:
         if direction == "input":
             return block.declared_input_sizes().get(ref.port)
         try:
-            return block.output_sizes({}).get(ref.port)
+            return block.output_sizes(dict.fromkeys(block.inputs)).get(ref.port)  # None: not known yet
         except SizeMismatchError:
             return None

@@ -64,7 +64,8 @@ def infer_sizes(flat: nx.MultiDiGraph) -> tuple[dict[PortKey, int], dict[PortKey
         for port, size in block.declared_input_sizes().items():
             sizes.put("in", (name, port), size, name)
         try:
-            fixed_out[name] = {p: s for p, s in block.output_sizes({}).items() if s is not None}
+            fixed_out[name] = {p: s for p, s in block.output_sizes(dict.fromkeys(block.inputs)).items()
+                               if s is not None}
         except SizeMismatchError:
             fixed_out[name] = {}
     aliases = flat.graph.get("aliases", {})

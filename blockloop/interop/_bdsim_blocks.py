@@ -47,7 +47,7 @@ from ..blocks.linear_systems import DiscreteIntegrator, DiscreteStateSpace, Disc
 from ..engine import Program
 from ..errors import ParameterError
 
-__all__ = ["Build", "MAKERS", "make_block"]
+__all__ = ["Build", "Composite", "MAKERS", "make_block", "input_plugs", "output_plug"]
 
 # -- functions run by bdsim FUNCTION blocks ----------------------------------------------------
 def _vec(u) -> np.ndarray:
@@ -282,10 +282,58 @@ def _initial(b: Build, name: str) -> np.ndarray:
     return np.array(x0, dtype=np.float64)
 
 
+@dataclass(frozen=True, eq=False)
+class Composite:
+    """Several bdsim blocks standing for one blockloop block.
+
+    ``inputs[i]``: the bdsim input plugs that blockloop input port i feeds (one or more);
+    ``outputs[j]``: the bdsim output plug of blockloop output port j.
+    """
+
+    inputs: tuple[tuple[Any, ...], ...]
+    outputs: tuple[Any, ...]
+
+
+def input_plugs(made, i: int) -> tuple[Any, ...]:
+    """The bdsim input plugs fed by input port i of a made block (a bdsim block or a Composite)."""
+    return made.inputs[i] if isinstance(made, Composite) else (made[i],)
+
+
+def output_plug(made, j: int):
+    """The bdsim output plug of output port j of a made block (a bdsim block or a Composite)."""
+    return made.outputs[j] if isinstance(made, Composite) else made[j]
+
+
+def _affine(M: np.ndarray, N: np.ndarray | None):
+    """``M·x (+ N·u)``, x and u arriving as bdsim signals."""
+    if N is None:
+        def one(x):
+            return M @ _vec(x)
+        return one
+
+    def two(x, u):
+        return M @ _vec(x) + N @ _vec(u)
+    return two
+
+
 def _lti(b: Build, name: str, A, B, C, D):
-    """LTI_SS_S of the realization; its D only where non-zero (bdsim then declares feedthrough, as blockloop)."""
+    """LTI_SS_S of the realization; its D only where non-zero (bdsim then declares feedthrough, as blockloop).
+
+    bdsim 1.4's LTI_SS_S takes m scalar inputs and declares p outputs but returns one vector, so
+    a system with a vector input or output (m > 1 or p > 1) is built from bdsim primitives instead:
+    a ZOH holding x, a FUNCTION for A·x + B·u feeding it, and a FUNCTION for C·x (+ D·u if D ≠ 0).
+    """
     A, B, C, D = (np.array(M, dtype=np.float64) for M in (A, B, C, D))
-    return b.bd.LTI_SS_S(b.clock, A=A, B=B, C=C, D=D if np.any(D != 0) else None, x0=_initial(b, name), name=name)
+    through = bool(np.any(D != 0))
+    if B.shape[1] == 1 and C.shape[0] == 1:
+        return b.bd.LTI_SS_S(b.clock, A=A, B=B, C=C, D=D if through else None, x0=_initial(b, name), name=name)
+    state = b.bd.ZOH(b.clock, x0=_initial(b, name), name=f"{name}/x")
+    update = b.bd.FUNCTION(_affine(A, B), nin=2, name=f"{name}/update")
+    out = b.bd.FUNCTION(_affine(C, D if through else None), nin=2 if through else 1, name=name)
+    b.bd.connect(update[0], state[0])
+    b.bd.connect(state[0], update[0])
+    b.bd.connect(state[0], out[0])
+    return Composite(inputs=((update[1], out[1]) if through else (update[1],),), outputs=(out[0],))
 
 
 def _state_space(b: Build, name: str, block: DiscreteStateSpace):

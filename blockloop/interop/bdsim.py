@@ -20,7 +20,9 @@ Block mapping (bdsim block in capitals)::
                        WAVEFORM are continuous-time and declare events between the clock ticks
     DiscreteStateSpace, DiscreteTransferFunction, DiscreteIntegrator   LTI_SS_S(clock, A, B, C, D, x0):
                        the transfer function as its direct form II transposed realization (so x0
-                       carries over), the integrator as A = I, B = K·Ts·I, C = I, D = K·Ts·I or 0
+                       carries over), the integrator as A = I, B = K·Ts·I, C = I, D = K·Ts·I or 0;
+                       with a vector input or output (bdsim 1.4's LTI_SS_S takes scalar ports only):
+                       ZOH(clock, x0) + FUNCTION A·x + B·u + FUNCTION C·x (+ D·u)
 
 Timing. bdsim evaluates a purely discrete diagram once at t = 0 and then at every clock tick,
 updating the ZOH states after each tick's evaluation. A clock's ticks are at ``k·T + offset``
@@ -61,9 +63,9 @@ from typing import Any
 import numpy as np
 
 from ..engine import Diagram, Program, Result, compile_diagram
-from ..engine.simulate import plan_run
+from ..engine.simulate import plan_run, program_sample_time
 from ..errors import ParameterError, SimulationError
-from ._bdsim_blocks import Build, make_block
+from ._bdsim_blocks import Build, input_plugs, make_block, output_plug
 from .torch import Comparison, matlab_norm
 
 __all__ = ["BdsimModel", "BdsimCrosscheck", "to_bdsim", "simulate_bdsim", "crosscheck_bdsim", "MIN_TS"]
@@ -104,7 +106,8 @@ class BdsimModel:
         The compiled diagram; its blocks are named by blockloop's flattened paths.
     sim : bdsim.BDSim
         The runtime that runs it (no graphics, no progress bar, quiet).
-    blocks : mapping path → bdsim block
+    blocks : mapping path → bdsim block, or a ``Composite`` of several (a linear system with a
+        vector input or output)
     logged : mapping signal name → (bdsim Plug, size)
         Diagram outputs, Probe blocks and probed ports, watched during the run.
     steps : int
@@ -201,7 +204,8 @@ def _build(program: Program, feeds, x0, row, T: int, Ts: float, logs) -> BdsimMo
     for src, dst, e in program.graph.edges(data=True):
         out = program.blocks[src].outputs.index(e["src_port"])
         inp = program.blocks[dst].inputs.index(e["dst_port"])
-        bd.connect(made[src][out], made[dst][inp])
+        for plug in input_plugs(made[dst], inp):
+            bd.connect(output_plug(made[src], out), plug)
     try:
         with _quiet("compiling"):
             compiled = bd.compile()
@@ -212,7 +216,7 @@ def _build(program: Program, feeds, x0, row, T: int, Ts: float, logs) -> BdsimMo
     if not compiled:
         raise SimulationError(f"bdsim could not compile the export of '{program.name}'{why} "
                               "(run with logging at DEBUG level to see bdsim's own report)")
-    logged = {name: (made[blk][program.blocks[blk].outputs.index(port)], size)
+    logged = {name: (output_plug(made[blk], program.blocks[blk].outputs.index(port)), size)
               for name, (blk, port, size) in _log_plan(program, logs).items()}
     return BdsimModel(bd=bd, sim=sim, blocks=MappingProxyType(made), logged=MappingProxyType(logged),
                       steps=T, Ts=Ts)
@@ -224,7 +228,7 @@ def _prepare(program: Program, inputs, steps, initial_states, check_finite: bool
     return plan.feeds, plan.initial_states, plan.batch, plan.steps, plan.logs
 
 
-def to_bdsim(diagram_or_program, inputs=None, *, Ts: float = 1.0, steps: int | None = None,
+def to_bdsim(diagram_or_program, inputs=None, *, Ts: float | None = None, steps: int | None = None,
              initial_states: Mapping | None = None, probes: Iterable[str] = (), row: int | None = None) -> BdsimModel:
     """Build the bdsim block diagram of a blockloop diagram, fed by one input sequence.
 
@@ -234,8 +238,9 @@ def to_bdsim(diagram_or_program, inputs=None, *, Ts: float = 1.0, steps: int | N
         A Diagram is compiled (and so checked) first; its subsystems are flattened.
     inputs : mapping name → array (T, n), or one array for a single-input diagram
         As for :meth:`Program.simulate`. Batched arrays (T, B, n) need ``row``.
-    Ts : float
-        Sample time in seconds, at least :data:`MIN_TS`.
+    Ts : float, optional
+        Sample time in seconds, at least :data:`MIN_TS`; default: the diagram's ``Diagram.Ts``,
+        else 1 s (as :meth:`Program.simulate`).
     steps : int, optional
         Number of steps T (default: the inputs' length).
     initial_states : mapping block path → array (n,) or (B, n), optional
@@ -266,7 +271,7 @@ def to_bdsim(diagram_or_program, inputs=None, *, Ts: float = 1.0, steps: int | N
     (5, 1)
     """
     program = _as_program(diagram_or_program)
-    Ts = _check_Ts(Ts)
+    Ts = _check_Ts(program_sample_time(program) if Ts is None else Ts)
     feeds, x0, batch, T, logs = _prepare(program, inputs, steps, initial_states, True, probes)
     if batch is not None and (row is None or not 0 <= row < batch):
         raise ParameterError(f"to_bdsim: the data has a batch of {batch} rows and bdsim has no batch axis; "
@@ -276,7 +281,7 @@ def to_bdsim(diagram_or_program, inputs=None, *, Ts: float = 1.0, steps: int | N
     return _build(program, feeds, x0, row, T, Ts, logs)
 
 
-def simulate_bdsim(diagram_or_program, inputs=None, *, Ts: float = 1.0, steps: int | None = None,
+def simulate_bdsim(diagram_or_program, inputs=None, *, Ts: float | None = None, steps: int | None = None,
                    initial_states: Mapping | None = None, probes: Iterable[str] = (),
                    check_finite: bool = True) -> Result:
     """Simulate a blockloop diagram in bdsim; the result is shaped and aligned like blockloop's.
@@ -311,7 +316,7 @@ def simulate_bdsim(diagram_or_program, inputs=None, *, Ts: float = 1.0, steps: i
 def _simulate(program: Program, inputs, Ts, steps, initial_states, probes, check_finite: bool,
               seconds: dict) -> Result:
     """simulate_bdsim's work; adds the time spent building and running bdsim to ``seconds``."""
-    Ts = _check_Ts(Ts)
+    Ts = _check_Ts(program_sample_time(program) if Ts is None else Ts)
     feeds, x0, batch, T, logs = _prepare(program, inputs, steps, initial_states, check_finite, probes)
     rows = [None] if batch is None else range(batch)
     runs = []
@@ -371,7 +376,7 @@ def _diff_stats(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return matlab_norm(diff), float(np.max(np.abs(diff))) if diff.size else 0.0
 
 
-def crosscheck_bdsim(diagram_or_program, inputs=None, *, Ts: float = 1.0, steps: int | None = None,
+def crosscheck_bdsim(diagram_or_program, inputs=None, *, Ts: float | None = None, steps: int | None = None,
                      initial_states: Mapping | None = None, tolerance: float = 1e-12) -> BdsimCrosscheck:
     """Simulate with blockloop (float64) and with bdsim, and compare every diagram output.
 

@@ -160,10 +160,14 @@ def load_torch_state_dict(path):
     except pickle.UnpicklingError as exc:
         text = str(exc)
         detail = text.split("WeightsUnpickler error:", 1)[-1].split("Check the documentation", 1)[0]
+        # torch's own advice (allow-list the class with add_safe_globals) does not apply: blockloop never does
+        detail = detail.split("Please use `torch.serialization.add_safe_globals", 1)[0]
         detail = " ".join(detail.split())[:300] or type(exc).__name__
+        whole = ("; a whole model saved with torch.save(model) is such a pickled object"
+                 if "Unsupported global" in detail else "")
         raise ModelFileError("not a state_dict that torch.load(weights_only=True) accepts, which reads tensors and "
-                             f"plain containers only (refused: {detail}); blockloop never unpickles other objects: "
-                             f"{_SAVE_HINT}", path=str(path)) from None
+                             f"plain containers only (refused: {detail}){whole}; blockloop never unpickles other "
+                             f"objects: {_SAVE_HINT}", path=str(path)) from None
     except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError, EOFError, ValueError... on a bad file
         line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelFileError(f"not a readable PyTorch file ({type(exc).__name__}: {line})", path=str(path)) from None

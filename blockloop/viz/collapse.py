@@ -48,6 +48,9 @@ class CollapsedSubsystem(Block):
     def params(self) -> dict:
         raise BlockloopError(f"subsystem '{self.name}' is collapsed for drawing only; it cannot be saved")
 
+    def __repr__(self) -> str:  # Block.__repr__ lists params(), which a drawing-only block has none of
+        return f"Subsystem({self.name!r}: inputs {list(self.inputs)}, outputs {list(self.outputs)})"
+
     def feedthrough(self) -> frozenset[tuple[str, str]]:
         return self._through
 

@@ -109,3 +109,35 @@ def test_every_library_block_has_a_compiled_op_and_its_adjoints():
         assert declares_with_rules(block, "lowering"), name
         op = block.lowering().op
         assert op in OPCODES or op in structural, f"{name}: unknown op {op!r}"
+
+
+def test_output_sizes_gets_every_input_port_with_none_when_unknown():
+    # Block.output_sizes documents "the input sizes known so far (None = not known yet)", but
+    # Diagram.connect and size inference called it with {}: a user block reading in_sizes["u"]
+    # crashed with a bare KeyError inside connect().
+    from blockloop import Diagram
+    from blockloop.blocks import Block, Inport, Outport
+
+    seen = []
+
+    class Doubler(Block):
+        def __init__(self):
+            self.inputs, self.outputs = ("u",), ("y",)
+
+        def params(self):
+            return {}
+
+        def output_sizes(self, in_sizes):
+            seen.append(dict(in_sizes))
+            n = in_sizes["u"]
+            return {"y": None if n is None else n}
+
+        def output(self, u, x):
+            return (2.0 * u[0],)
+
+    d = Diagram("user")
+    d.add("u", Inport(3)); d.add("k", Doubler()); d.add("y", Outport())
+    d.chain("u", "k", "y")
+    y = d.simulate({"u": np.ones((2, 3))}, backend="interpreter")["y"]
+    np.testing.assert_array_equal(y, 2.0 * np.ones((2, 3)))
+    assert {"u": None} in seen and {"u": 3} in seen and all(set(s) == {"u"} for s in seen)

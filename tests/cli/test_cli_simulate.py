@@ -94,6 +94,20 @@ def test_diagram_without_inputs_runs_for_steps(tmp_path, capsys):
     assert np.load(tmp_path / "o.npz")["y"].ravel().tolist() == [0.0, 1.0, 2.0, 3.0]
 
 
+def test_diagram_without_inputs_and_without_steps_asks_for_the_cli_option(tmp_path, capsys):
+    # the engine's message says "pass steps=T" (a Python argument); the command line has --steps
+    from blockloop.blocks import Step
+
+    d = Diagram("step source", Ts=0.1)
+    d.add("r", Step(step_time=2))
+    d.add("y", Outport())
+    d.connect("r", "y")
+    path = save_diagram(d, tmp_path / "step.json")
+    assert main(["simulate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("blockloop simulate: error:") and "pass --steps T" in err and "steps=T" not in err
+
+
 def test_errors_are_clean_messages(tmp_path, lstm_file, capsys):
     path, _, _ = lstm_file
     u = str(tmp_path / "u.npy")

@@ -78,3 +78,23 @@ def test_a_large_but_finite_lstm_run_raises_nothing():
     u = np.random.default_rng(1).standard_normal((200, 2)) * 1e150  # σ and tanh saturate, nothing overflows
     res = lstm_network(w).compile().simulate({"u": u}, backend="compiled")
     assert np.all(np.isfinite(res["y"]))
+
+
+@pytest.mark.parametrize(("function", "u", "domain"), [("log", -1.0, "log of a value ≤ 0"),
+                                                       ("sqrt", -4.0, "sqrt of a negative value"),
+                                                       ("reciprocal", 0.0, "1/0")])
+def test_math_function_out_of_domain_is_not_reported_as_an_overflow(function, u, domain):
+    from blockloop.blocks import MathFunction
+
+    d = Diagram("domain")
+    d.add("u", Inport(1)); d.add("f", MathFunction(function)); d.add("y", Outport())
+    d.chain("u", "f", "y")
+    messages = []
+    for backend in ("interpreter", "compiled"):
+        with pytest.raises(NonFiniteError) as info:
+            d.simulate({"u": np.array([[1.0], [u]])}, backend=backend)
+        messages.append(str(info.value))
+        assert info.value.step == 1 and info.value.block == "f"
+    assert messages[0] == messages[1]
+    assert f"domain of {function} ({domain})" in messages[0] and "Saturation" in messages[0]
+    assert "check gains" not in messages[0]

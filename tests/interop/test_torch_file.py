@@ -135,6 +135,15 @@ def test_whole_pickled_module_is_refused(tmp_path):
         load_torch_model(_saved(tmp_path, Net()))
 
 
+def test_whole_pickled_module_error_names_it_and_drops_torchs_allow_list_advice(tmp_path):
+    # torch's message suggests torch.serialization.add_safe_globals, which blockloop never uses
+    with pytest.raises(ModelFileError) as info:
+        load_torch_model(_saved(tmp_path, Net()))
+    text = str(info.value)
+    assert "add_safe_globals" not in text and "if you trust" not in text
+    assert "whole model saved with torch.save(model)" in text
+
+
 def test_cli_import_then_simulate_the_diagram_file(tmp_path, capsys):
     torch.manual_seed(2)
     net = Net(ni=2, nn=4, layers=1, no=3)
