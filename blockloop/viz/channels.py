@@ -4,8 +4,8 @@ A wire is first described symbolically (:class:`Spec`): its two ports and, in be
 ``(channel, y)`` on a vertical track of channel ``channel`` (channel c lies left of column c).
 Each net (one output port and every wire it drives) gets its own track in each channel it turns
 in, so different signals never share a line. Tracks are ordered so that a net's horizontal
-stub never runs along another net's stub at the same height (that would look like a short),
-and, among the orders that allow it, so that few stubs cross other nets' tracks. Channels
+stub never runs along another net's stub at the same height or within ``WIRE_SEP`` of it (that
+would look like a short), and, among the orders that allow it, so that few stubs cross other nets' tracks. Channels
 widen to fit their tracks and the subsystem frames' margins.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .layout import COLUMN_GAP, Box, box_size, port_index
+from .layout import COLUMN_GAP, WIRE_SEP, Box, box_size, port_index
 
 __all__ = ["Spec", "place_columns", "TRACK", "EDGE"]
 
@@ -74,7 +74,8 @@ def _cost(a: dict, b: dict) -> float:
     lo_b, hi_b = min(b["ys"]), max(b["ys"])
     cost = sum(lo_b + EPS < y < hi_b - EPS for y, d in a["pins"] if d == "R")
     cost += sum(lo_a + EPS < y < hi_a - EPS for y, d in b["pins"] if d == "L")
-    clash = any(abs(ya - yb) < 1e-7 for ya, da in a["pins"] if da == "R" for yb, db in b["pins"] if db == "L")
+    clash = any(abs(ya - yb) < WIRE_SEP - 1e-7
+                for ya, da in a["pins"] if da == "R" for yb, db in b["pins"] if db == "L")
     return cost + 1000.0 * clash + 100.0 * (_side(a) > _side(b))
 
 

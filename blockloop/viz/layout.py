@@ -43,6 +43,7 @@ CAPTION = 0.14  # room for the block name written under a box
 LANE_GAP = 0.38  # vertical room above a return lane
 FRAME_GAP = 0.25  # room for a subsystem frame's border (and title) between blocks of different frames
 TITLE = 0.22  # room above a frame's blocks for its title
+WIRE_SEP = 0.1  # least distance between parallel wires of different signals (thick lines look shorted closer)
 
 
 @dataclass(frozen=True)
@@ -294,7 +295,7 @@ def _coordinates(flat, nodes, order, chains, spacing: _Spacing, reserve: dict[st
         return float(np.mean(vals)) if vals else None
 
     y = stack_columns(order, spacing.group, spacing.extent, spacing.gap, lambda p: frame_pad(paths, p),
-                      FRAME_GAP, reserve, target, stubs.avoid)
+                      FRAME_GAP, reserve, target, stubs.avoid, WIRE_SEP)
     return {n: Box(n, xs[nodes[n]], y[n], size[n][0], size[n][1], nodes[n], dummy=n.startswith("~"),
                    group=spacing.group[n]) for n in nodes}
 

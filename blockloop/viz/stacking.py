@@ -75,7 +75,7 @@ def _common_depth(p: str, q: str) -> int:
 
 def stack_columns(order, group: dict[str, str], extent: Callable, gap: Callable, pad: Callable,
                   frame_gap: float, reserve: dict[str, float], target: Callable,
-                  avoid: Callable | None = None) -> dict[str, float]:
+                  avoid: Callable | None = None, clear: float = 0.0) -> dict[str, float]:
     """Centre heights of the blocks, column orders kept, frames disjoint (see the module notes).
 
     Parameters
@@ -98,7 +98,9 @@ def stack_columns(order, group: dict[str, str], extent: Callable, gap: Callable,
         ``target(n, y) -> float or None``: where block ``n`` would best sit, given heights ``y``.
     avoid : callable, optional
         ``avoid(n, y) -> list of float``: heights of block ``n`` at which one of its wires would
-        meet another signal's wire end to end; a last sweep moves it a little off them.
+        meet another signal's wire end to end; a last sweep moves it off them.
+    clear : float
+        How far off those heights a block moves: at least ``clear`` (a few small steps if 0).
 
     Returns
     -------
@@ -133,24 +135,31 @@ def stack_columns(order, group: dict[str, str], extent: Callable, gap: Callable,
             want = target(n, x)
             x[n] = min(max(x[n] if want is None else want, lo), hi)
     if avoid is not None:
-        _step_aside(rules, seq, x, avoid)
+        _step_aside(rules, seq, x, avoid, clear)
     return {n: x[n] for n in group if n in x} | {n: 0.0 for n in group if n not in x}
 
 
-def _step_aside(rules: _Rules, seq, x: dict, avoid: Callable, step: float = 0.035) -> None:
-    """Move each block whose height is one to avoid by a few ``step`` s: within its bounds if it
-    can, else down, pushing down what lies under it."""
+def _step_aside(rules: _Rules, seq, x: dict, avoid: Callable, clear: float = 0.0, step: float = 0.035) -> None:
+    """Move each block whose height is within ``clear`` of one to avoid (or on one): within its
+    bounds if it can, else down, pushing down what lies under it."""
+    near = max(clear, 1e-6)
     for n in seq:
         if isinstance(n, tuple):
             continue
         bad = avoid(n, x)
-        if not any(abs(x[n] - b) < 1e-6 for b in bad):
+        if not any(abs(x[n] - b) < near - 1e-9 for b in bad):
             continue
         lo = max((x[u] + d for u, d in rules.preds[n]), default=-math.inf)
         hi = min((x[v] - d for v, d in rules.succs[n]), default=math.inf)
-        free = [x[n] + k * step for k in (1, -1, 2, -2, 3, -3) if lo <= x[n] + k * step <= hi]
-        pushed = [x[n] + k * step for k in range(1, 4 + len(bad))]  # one of them is clear of every bad value
-        _push(rules, x, n, next(y for y in free + pushed if all(abs(y - b) > 1e-3 for b in bad)))
+        ok = max(clear, 1e-3)
+        # just clear of each bad height, nearest first; then plain steps
+        cands = sorted({b + s * (clear + 1e-6) for b in bad for s in (1, -1)} if clear else set(),
+                       key=lambda y: (abs(y - x[n]), y))
+        cands += [x[n] + k * step for k in (1, -1, 2, -2, 3, -3)]
+        free = [y for y in cands if lo <= y <= hi]
+        base = max(x[n], max(bad) + clear + 1e-6) if clear else x[n]
+        pushed = [y for y in cands if y > x[n]] + [base + k * step for k in range(1, 4 + len(bad))]
+        _push(rules, x, n, next(y for y in free + pushed if all(abs(y - b) >= ok - 1e-9 for b in bad)))
 
 
 def _push(rules: _Rules, x: dict, n, y: float) -> None:

@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 from blockloop import Diagram
-from blockloop.blocks import Gain, Inport, Outport, Sum, UnitDelay
+from blockloop.blocks import (
+    DiscreteStateSpace,
+    DiscreteTransferFunction,
+    Gain,
+    Inport,
+    Outport,
+    Saturation,
+    Sum,
+    UnitDelay,
+)
 from blockloop.diagrams import (
     GRUNetworkWeights,
     NetworkWeights,
@@ -128,6 +137,36 @@ def nested() -> Diagram:
     return d
 
 
+def nested_loop() -> Diagram:
+    """A plant under a controller subsystem (a filter subsystem, a gain, a saturation) in a loop.
+
+    Drawn at depth 1 it once ran the error wire into ``c/f`` 0.025 above the saturation's wire
+    out to the plant, over a stretch of one channel: two signals that looked like one wire.
+    """
+    filt = Diagram("filter")
+    filt.add("u", Inport(1))
+    filt.add("H", DiscreteTransferFunction([0.2, 0.3, 0.1], [1.0, -1.1, 0.5]))
+    filt.add("y", Outport())
+    filt.chain("u", "H", "y")
+    ctrl = Diagram("ctrl")
+    ctrl.add("e", Inport(1))
+    ctrl.add("f", filt)
+    ctrl.add("K", Gain(2.0))
+    ctrl.add("sat", Saturation(-1, 1))
+    ctrl.add("u", Outport())
+    ctrl.chain("e", "f", "K", "sat", "u")
+    d = Diagram("nested_loop", Ts=0.01)
+    d.add("r", Inport(1))
+    d.add("err", Sum("+-"))
+    d.add("c", ctrl)
+    d.add("G", DiscreteStateSpace([[0.9]], [[0.1]], [[1.0]]))
+    d.add("y", Outport())
+    d.connect("r", "err.u1")
+    d.connect("G", "err.u2")
+    d.chain("err", "c", "G", "y")
+    return d
+
+
 def corpus() -> dict[str, Diagram]:
     """Name → diagram, at least ten of them."""
     ss = (np.array([[0.9, 0.1], [0.0, 0.8]]), np.array([[0.0], [1.0]]), np.array([[1.0, 0.0]]), np.array([[0.0]]))
@@ -143,6 +182,7 @@ def corpus() -> dict[str, Diagram]:
         "accumulator": accumulator(state_output=True),
         "sum5": five_input_sum(),
         "nested": nested(),
+        "nested_loop": nested_loop(),
         "gain_feedback": gain_feedback(),
         "algebraic": algebraic_loop(),
     }

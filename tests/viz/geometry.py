@@ -7,6 +7,8 @@
 * ``shared``: two different nets (a net is one output port and every wire it drives) lying on
   one line over a stretch, or one net's corner or end lying on another net's wire — both look
   like a connection;
+* ``close``: two different nets running side by side closer than :data:`SEPARATION` over a
+  stretch — drawn lines are up to 4.4 points thick, so they would look like one wire;
 * ``frame``: a block outside one of its own subsystem frames, or inside another one; two
   frames of sibling subsystems that overlap, or a frame sticking out of its parent's.
 """
@@ -14,6 +16,12 @@
 from __future__ import annotations
 
 EPS = 1e-6
+# Least distance between parallel wires of different nets, in layout units. draw_mpl draws at
+# most INCH_PER_UNIT = 0.85 inch (61.2 points) per unit, and its thickest line is a loop's outer
+# band, 4.4 points wide = 0.072 units: two such bands touch at 0.072 apart. 0.1 units (6.1 points)
+# leaves a visible gap of at least 1.7 points; the tightest port spacing (three ports on a
+# 0.42-high circle, 0.105) and the track pitch (0.13) are wider.
+SEPARATION = 0.1
 
 
 def segments(lay):
@@ -64,6 +72,20 @@ def _overlap(a, b) -> bool:
     return False
 
 
+def _close(a, b) -> bool:
+    """Two parallel axis-parallel segments on different lines less than SEPARATION apart, overlapping
+    over a stretch."""
+    (_, p1, q1), (_, p2, q2) = a, b
+    for axis in (0, 1):
+        other = 1 - axis
+        if (abs(p1[axis] - q1[axis]) < EPS and abs(p2[axis] - q2[axis]) < EPS
+                and EPS <= abs(p1[axis] - p2[axis]) < SEPARATION - EPS):
+            lo1, hi1 = sorted((p1[other], q1[other]))
+            lo2, hi2 = sorted((p2[other], q2[other]))
+            return min(hi1, hi2) - max(lo1, lo2) > EPS
+    return False
+
+
 def _shared(segs):
     found = []
     for i, a in enumerate(segs):
@@ -72,6 +94,8 @@ def _shared(segs):
                 continue
             if _overlap(a, b):
                 found.append(f"shared: {a[0]} {a[1]}→{a[2]} and {b[0]} {b[1]}→{b[2]}")
+            elif _close(a, b):
+                found.append(f"close: {a[0]} {a[1]}→{a[2]} runs beside {b[0]} {b[1]}→{b[2]}")
             elif any(_on(pt, b[1], b[2]) for pt in (a[1], a[2])) or any(_on(pt, a[1], a[2]) for pt in (b[1], b[2])):
                 found.append(f"shared: {a[0]} touches {b[0]} at a corner ({a[1]}→{a[2]}, {b[1]}→{b[2]})")
     return found

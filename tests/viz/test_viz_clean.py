@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from corpus import corpus, five_input_sum
-from geometry import segments, violations
+from corpus import corpus, five_input_sum, nested_loop
+from geometry import SEPARATION, segments, violations
 
 from blockloop import Diagram, ParameterError, flatten
 from blockloop.blocks import Inport, Outport
@@ -17,7 +17,7 @@ from blockloop.viz import draw_mpl, layout
 from blockloop.viz.collapse import collapse
 from blockloop.viz.draw_mpl import branch_points, draw_diagram
 from blockloop.viz.render import choose_renderer, fit_width, picture_svg, write_picture
-from blockloop.viz.routing import layout_diagram
+from blockloop.viz.routing import Layout, Route, layout_diagram
 from blockloop.viz.style import Glyph
 
 CORPUS = corpus()
@@ -49,6 +49,21 @@ def test_collapsed_layouts_are_clean(name):
     assert violations(layout_diagram(flat), flat) == []
 
 
+@pytest.mark.parametrize("depth", [0, 1, 2])
+def test_nested_loop_wires_keep_apart_at_every_depth(depth):
+    flat = flatten(collapse(nested_loop(), depth))
+    lay = layout_diagram(flat)
+    assert violations(lay, flat) == []
+    if depth == 1:  # the wires that once ran 0.025 apart over a stretch of the channel before c/f
+        into = next(r for r in lay.routes if (r.src, r.dst) == ("err", "c/f"))
+        out = next(r for r in lay.routes if (r.src, r.dst) == ("c/sat", "G"))
+        assert abs(into.points[-1][1] - out.points[0][1]) >= SEPARATION
+
+
+def test_layout_keeps_wires_at_least_the_checker_separation_apart():
+    assert layout.WIRE_SEP >= SEPARATION
+
+
 def _with_route(lay, i, points):
     routes = list(lay.routes)
     routes[i] = dataclasses.replace(routes[i], points=tuple(points))
@@ -77,6 +92,28 @@ def test_checker_catches_two_nets_on_one_line(lstm_layout):
     other = lay.routes[j].points
     found = violations(_with_route(lay, i, [other[1], other[2]]), flat)
     assert any(v.startswith("shared") for v in found)
+
+
+def test_checker_catches_two_nets_side_by_side(lstm_layout):
+    lay, flat = lstm_layout
+    i, j = next((i, j) for i, r in enumerate(lay.routes) for j, s in enumerate(lay.routes)
+                if (r.src, r.src_port) != (s.src, s.src_port) and len(s.points) >= 4)
+    (x0, y0), (x1, y1) = lay.routes[j].points[1:3]
+    dx, dy = (0.04, 0.0) if abs(x0 - x1) < 1e-9 else (0.0, 0.04)  # beside it, 0.04 off, same stretch
+    found = violations(_with_route(lay, i, [(x0 + dx, y0 + dy), (x1 + dx, y1 + dy)]), flat)
+    assert any(v.startswith("close") for v in found)
+
+
+@pytest.mark.parametrize(("gap", "shift", "close"), [(0.02, 0.0, True), (SEPARATION - 0.01, 0.5, True),
+                                                     (SEPARATION, 0.0, False), (0.02, 1.2, False)])
+def test_checker_separation_needs_a_common_stretch(gap, shift, close):
+    a = Route("a", "y", "p", "u", ((0.0, 0.0), (1.0, 0.0)))
+    b = Route("b", "y", "q", "u", ((shift, gap), (shift + 1.0, gap)))
+    lay = Layout(boxes={}, routes=(a, b), frames=(), bounds=(0.0, 0.0, 2.0, 1.0))
+    assert bool(violations(lay, None)) == close
+    turned = Layout(boxes={}, routes=tuple(dataclasses.replace(r, points=tuple((y, x) for x, y in r.points))
+                                           for r in (a, b)), frames=(), bounds=lay.bounds)
+    assert bool(violations(turned, None)) == close
 
 
 def test_checker_catches_a_block_in_a_foreign_frame(lstm_layout):
