@@ -34,6 +34,16 @@ def lstm_layer(weights: LayerWeights, name: str = "lstm") -> Diagram:
     """
     if not isinstance(weights, LayerWeights):
         raise ParameterError(f"lstm_layer weights: expected a LayerWeights, got {type(weights).__name__}")
+    return build_lstm_layer(weights, name)
+
+
+def build_lstm_layer(weights: LayerWeights, name: str, peepholes: dict | None = None) -> Diagram:
+    """The layer subsystem of :func:`lstm_layer`; with ``peepholes`` that of the peephole LSTM.
+
+    ``peepholes``: checked (Nn,) arrays ``p_i``, ``p_f``, ``p_o``, which add the elementwise gains
+    of the same names and the sums ``zi``, ``zf``, ``zo`` in front of ``sig_i``, ``sig_f`` and
+    ``sig_o`` (see :mod:`.lstm_peephole`); None for the plain layer.
+    """
     nn = weights.nn
     d = Diagram(name)
     d.add("x", Inport(weights.ni))
@@ -42,6 +52,11 @@ def lstm_layer(weights: LayerWeights, name: str = "lstm") -> Diagram:
     d.add("b", Constant(weights.b))
     d.add("gates", Sum("+++"))
     d.add("split", Demux([nn] * 4, names=GATES))
+    if peepholes is not None:
+        for key in ("p_i", "p_f", "p_o"):
+            d.add(key, Gain(peepholes[key]))
+        for key in ("zi", "zf", "zo"):
+            d.add(key, Sum("++"))
     d.add("sig_i", Sigmoid())
     d.add("sig_f", Sigmoid())
     d.add("tanh_g", Tanh())
@@ -61,8 +76,19 @@ def lstm_layer(weights: LayerWeights, name: str = "lstm") -> Diagram:
     d.connect("R", "gates.u2")
     d.connect("b", "gates.u3")
     d.connect("gates", "split")
-    for gate, act in zip(GATES, ("sig_i", "sig_f", "tanh_g", "sig_o"), strict=True):
-        d.connect(f"split.{gate}", act)
+    if peepholes is None:
+        for gate, act in zip(GATES, ("sig_i", "sig_f", "tanh_g", "sig_o"), strict=True):
+            d.connect(f"split.{gate}", act)
+    else:  # peepholes: i and f see c[k−1], o sees c[k]
+        d.connect("c_delay", "p_i")
+        d.connect("c_delay", "p_f")
+        d.connect("c_sum", "p_o")
+        for gate, peephole, z, act in (("i", "p_i", "zi", "sig_i"), ("f", "p_f", "zf", "sig_f"),
+                                       ("o", "p_o", "zo", "sig_o")):
+            d.connect(f"split.{gate}", f"{z}.u1")
+            d.connect(peephole, f"{z}.u2")
+            d.connect(z, act)
+        d.connect("split.g", "tanh_g")
     # inner (cell) loop: c → c_delay → f⊙c → c_sum → c
     d.connect("sig_f", "f_c.u1")
     d.connect("c_delay", "f_c.u2")

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..blocks import Constant, Demux, Gain, Inport, Outport, Product, Sigmoid, Sum, Tanh, UnitDelay
 from ..blocks.base import as_float_array
 from ..engine import Diagram
 from ..errors import NonFiniteError, ParameterError
-from .weights import GATES, LayerWeights
+from .lstm import build_lstm_layer
+from .weights import LayerWeights
 
 __all__ = ["lstm_peephole_layer"]
 
@@ -42,6 +42,8 @@ def lstm_peephole_layer(weights: LayerWeights, p_i, p_f, p_o, name: str = "lstm"
     >>> lstm_peephole_layer(w, [0.1], [0.2], [0.3]).inputs
     ('x',)
     """
+    if not isinstance(weights, LayerWeights):
+        raise ParameterError(f"lstm_peephole_layer weights: expected a LayerWeights, got {type(weights).__name__}")
     nn = weights.nn
     peep = {}
     for key, value in (("p_i", p_i), ("p_f", p_f), ("p_o", p_o)):
@@ -53,57 +55,4 @@ def lstm_peephole_layer(weights: LayerWeights, p_i, p_f, p_o, name: str = "lstm"
         if not np.all(np.isfinite(arr)):
             raise NonFiniteError(f"LSTM peephole {key} has non-finite values")
         peep[key] = arr
-    d = Diagram(name)
-    d.add("x", Inport(weights.ni))
-    d.add("W", Gain(weights.W))
-    d.add("R", Gain(weights.R))
-    d.add("b", Constant(weights.b))
-    d.add("gates", Sum("+++"))
-    d.add("split", Demux([nn] * 4, names=GATES))
-    for key in ("p_i", "p_f", "p_o"):
-        d.add(key, Gain(peep[key]))
-    for key in ("zi", "zf", "zo"):
-        d.add(key, Sum("++"))
-    d.add("sig_i", Sigmoid())
-    d.add("sig_f", Sigmoid())
-    d.add("tanh_g", Tanh())
-    d.add("sig_o", Sigmoid())
-    d.add("f_c", Product(2))
-    d.add("i_g", Product(2))
-    d.add("c_sum", Sum("++"))
-    d.add("tanh_c", Tanh())
-    d.add("h_prod", Product(2))
-    d.add("c_delay", UnitDelay(weights.c0))
-    d.add("h_delay", UnitDelay(weights.h0))
-    d.add("h", Outport())
-    d.add("c", Outport())
-
-    d.chain("x", "W")
-    d.connect("W", "gates.u1")
-    d.connect("R", "gates.u2")
-    d.connect("b", "gates.u3")
-    d.connect("gates", "split")
-    # peepholes: i and f see c[k−1], o sees c[k]
-    d.connect("c_delay", "p_i")
-    d.connect("c_delay", "p_f")
-    d.connect("c_sum", "p_o")
-    for gate, peephole, z, act in (("i", "p_i", "zi", "sig_i"), ("f", "p_f", "zf", "sig_f"),
-                                   ("o", "p_o", "zo", "sig_o")):
-        d.connect(f"split.{gate}", f"{z}.u1")
-        d.connect(peephole, f"{z}.u2")
-        d.connect(z, act)
-    d.connect("split.g", "tanh_g")
-    d.connect("sig_f", "f_c.u1")
-    d.connect("c_delay", "f_c.u2")
-    d.connect("sig_i", "i_g.u1")
-    d.connect("tanh_g", "i_g.u2")
-    d.connect("f_c", "c_sum.u1")
-    d.connect("i_g", "c_sum.u2")
-    d.chain("c_sum", "c_delay")
-    d.chain("c_sum", "tanh_c")
-    d.connect("sig_o", "h_prod.u1")
-    d.connect("tanh_c", "h_prod.u2")
-    d.chain("h_prod", "h_delay", "R")
-    d.connect("h_prod", "h")
-    d.connect("c_sum", "c")
-    return d
+    return build_lstm_layer(weights, name, peep)
