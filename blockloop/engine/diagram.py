@@ -65,17 +65,20 @@ def _listing(names) -> str:
 
 
 def check_sample_time(value, what: str = "Ts", allow_none: bool = False) -> float | None:
-    """``value`` as a finite float > 0 (seconds), or None when ``allow_none``; else a ParameterError naming ``what``."""
+    """``value`` (an int or float, Python or numpy) as a finite number > 0 (seconds), or None when
+    ``allow_none``; else a ParameterError naming ``what``. A Python int stays an int (``2`` is saved
+    as ``2``, not ``2.0``); an int too large for a float is refused, not an OverflowError."""
     if value is None and allow_none:
         return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = float("nan")
-    if isinstance(value, (str, bytes, bool, np.bool_)) or not np.isfinite(number) or number <= 0:
+    number = float("nan")
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
+        # a Python float bound: int vs float compares exactly (a numpy float would convert 10**400)
+        if not isinstance(value, (int, np.integer)) or abs(value) <= float(np.finfo(np.float64).max):
+            number = float(value)
+    if not np.isfinite(number) or number <= 0:
         none = " or None" if allow_none else ""
         raise ParameterError(f"{what}: expected a finite sample time > 0 in seconds{none}, got {value!r}")
-    return number
+    return int(value) if isinstance(value, (int, np.integer)) else number
 
 
 def _check_name(name) -> str:

@@ -13,6 +13,7 @@ from ..blocks import FromArray
 from ..blocks.base import as_float_array
 from ..errors import NonFiniteError, ParameterError, SimulationError
 from .backends import select_backend
+from .diagram import check_sample_time
 from .program import Program
 from .result import Result
 
@@ -71,6 +72,7 @@ def simulate(program: Program, inputs=None, *, steps: int | None = None, Ts: flo
     ------
     SimulationError, NonFiniteError
     """
+    source = "Ts" if Ts is not None else "Ts (the diagram's sample time, Diagram.Ts or a file's sample_time)"
     if Ts is None:
         Ts = program_sample_time(program)
     Ts = _sample_time(Ts)
@@ -84,7 +86,7 @@ def simulate(program: Program, inputs=None, *, steps: int | None = None, Ts: flo
                     check_finite=check_finite)
     batch, T = plan.batch, plan.steps
     if not np.isfinite((T - 1) * Ts):
-        raise SimulationError(f"Ts: {Ts:g} s × {T - 1} steps overflows the time vector t = k·Ts; "
+        raise SimulationError(f"{source}: {Ts:g} s × {T - 1} steps overflows the time vector t = k·Ts; "
                               "use a smaller sample time")
     run = select_backend(program, backend)
     plan = dataclasses.replace(plan, check_finite=bool(check_finite))
@@ -115,12 +117,9 @@ def program_sample_time(program) -> float:
 def _sample_time(Ts) -> float:
     """``Ts`` as a positive finite float, or :class:`SimulationError`."""
     try:
-        value = float(Ts)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if isinstance(Ts, (str, bytes, bool, np.bool_)) or not np.isfinite(value) or value <= 0:
-        raise SimulationError(f"Ts: expected a positive sample time in seconds, got {Ts!r}")
-    return value
+        return float(check_sample_time(Ts, "Ts"))  # an int too large for a float is refused too
+    except ParameterError:
+        raise SimulationError(f"Ts: expected a positive sample time in seconds, got {Ts!r}") from None
 
 
 @dataclass(frozen=True)

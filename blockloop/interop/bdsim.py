@@ -63,6 +63,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import Diagram, Program, Result, compile_diagram
+from ..engine.diagram import check_sample_time
 from ..engine.simulate import plan_run, program_sample_time
 from ..errors import ParameterError, SimulationError
 from ._bdsim_blocks import Build, input_plugs, make_block, output_plug
@@ -166,11 +167,8 @@ def _as_program(diagram_or_program) -> Program:
 
 
 def _check_Ts(Ts) -> float:
-    try:
-        Ts = float(Ts)
-    except (TypeError, ValueError):
-        raise ParameterError(f"Ts: expected a sample time in seconds, got {Ts!r}") from None
-    if not np.isfinite(Ts) or Ts < MIN_TS:
+    Ts = float(check_sample_time(Ts, "Ts"))  # a number (never a bool or a string), finite, > 0
+    if Ts < MIN_TS:
         raise ParameterError(f"Ts: bdsim needs a finite sample time ≥ {MIN_TS:g} s (it merges events less "
                              f"than 1 µs apart), got {Ts!r}; the diagram's results do not depend on Ts")
     return Ts

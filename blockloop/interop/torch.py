@@ -333,14 +333,22 @@ def network_size(weights, steps: int) -> dict:
             "layers": len(weights.layers), "steps": int(steps)}
 
 
+def _finite_number(value) -> bool:
+    """An int or float (Python or numpy; never a bool) that is finite as a float64: 10**400 is not (it is refused, not
+    an OverflowError), nor is a float32 inf (compared with a Python float, numpy would compare in float32)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return False
+    if isinstance(value, (int, np.integer)):
+        return abs(int(value)) <= float(np.finfo(np.float64).max)  # int vs Python float: an exact comparison
+    return bool(np.isfinite(value))
+
+
 def _check_tolerance_options(tolerance_scale, rtol, atol) -> float:
     """The factor on the default tolerances (None is 1); a ParameterError names a bad option."""
-    if tolerance_scale is not None and (isinstance(tolerance_scale, (bool, np.bool_)) or not isinstance(
-            tolerance_scale, (int, float, np.integer, np.floating)) or not 0 < tolerance_scale < np.inf):
+    if tolerance_scale is not None and (not _finite_number(tolerance_scale) or not 0 < tolerance_scale):
         raise ParameterError(f"tolerance_scale: expected a positive finite number or None, got {tolerance_scale!r}")
     for name, value in (("rtol", rtol), ("atol", atol)):
-        if value is not None and (isinstance(value, (bool, np.bool_)) or not isinstance(
-                value, (int, float, np.integer, np.floating)) or not 0 <= value < np.inf):
+        if value is not None and (not _finite_number(value) or not 0 <= value):
             raise ParameterError(f"{name}: expected a finite number ≥ 0 or None, got {value!r}")
     return 1.0 if tolerance_scale is None else float(tolerance_scale)
 

@@ -26,7 +26,7 @@ A TorchScript archive holds no Python pickles of user classes: its modules are T
 file, load only archives you trust: TorchScript ``__setstate__`` methods run while loading.) The
 module tree is read, not the ``forward``: every module with parameters must be an ``nn.LSTM``
 (exactly one, forward, unprojected) or an ``nn.Linear`` (at most one, reading the last layer's h);
-other leaf modules may only be ``nn.Dropout`` (the identity at inference). A module the importer
+other leaf modules may only be ``nn.Dropout`` or ``nn.Identity`` (the identity at inference). A module the importer
 cannot map is a :class:`~blockloop.errors.ModelFileError` naming it, its type and why. The
 weights then go through the same state_dict mapping. What ``forward`` computes (e.g. a
 functional activation after the ``nn.Linear``) is not visible: blockloop's diagram is
@@ -54,7 +54,7 @@ _LSTM_KEY = re.compile(r"^(?P<prefix>.*?)(?P<kind>weight_ih|weight_hh|bias_ih|bi
                        r"(?P<reverse>_reverse)?$")
 _CHECKPOINT_KEYS = ("state_dict", "model_state_dict")
 #: Leaf modules of a TorchScript model that have no effect on the diagram (the identity at inference).
-_NEUTRAL_MODULES = ("Dropout",)
+_NEUTRAL_MODULES = ("Dropout", "Identity")  # the identity at inference
 _SAVE_HINT = ("save model.state_dict() with torch.save, or a scripted model with "
               "torch.jit.save(torch.jit.script(model), path)")
 
@@ -118,7 +118,8 @@ def weights_from_script_module(module, path=None):
                                  "nn.Linear; blockloop maps one nn.LSTM and an optional nn.Linear", path=where)
         elif not list(sub.children()) and kind not in _NEUTRAL_MODULES:
             raise ModelFileError(f"{label}: a layer the diagram has no block for (blockloop maps one nn.LSTM, an "
-                                 "optional nn.Linear and nn.Dropout, the identity at inference)", path=where)
+                                 "optional nn.Linear, and nn.Dropout or nn.Identity, the identity at inference)",
+                                 path=where)
     for kind, names in found.items():
         if len(names) > 1 or (kind == "LSTM" and not names):
             listed = ", ".join(f"'{n}'" for n in names) or "none"

@@ -265,6 +265,15 @@ def test_bad_sample_time_and_float32_program():
         simulate_bdsim(accumulator().compile(dtype="float32"), np.ones((2, 1)))
 
 
+@pytest.mark.parametrize("bad", [True, "0.5", 10**400, float("nan")])
+def test_a_sample_time_that_is_not_a_number_is_refused(bad):
+    """Regression: Ts=True was run as 1 s, "0.5" as 0.5 s, and 10**400 raised a bare OverflowError."""
+    with pytest.raises(ParameterError, match="^Ts: expected a finite sample time > 0 in seconds"):
+        simulate_bdsim(accumulator(), np.ones((2, 1)), Ts=bad)
+    with pytest.raises(ParameterError, match="^Ts: expected a finite sample time > 0 in seconds"):
+        to_bdsim(accumulator(), np.ones((2, 1)), Ts=bad)
+
+
 def test_input_errors_are_blockloops():
     with pytest.raises(SimulationError, match=r"input 'u': expected shape \(T, 1\)"):
         simulate_bdsim(accumulator(), np.ones((2, 3)))

@@ -85,6 +85,29 @@ def test_a_scripted_lstm_and_linear_runs_like_the_module(tmp_path):
     np.testing.assert_allclose(lstm_network(w).simulate({"u": u})["y"], expected, rtol=0, atol=1e-13)
 
 
+class WithIdentity(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(3, 4, batch_first=True, dtype=torch.float64)
+        self.skip = torch.nn.Identity()
+        self.fc = torch.nn.Linear(4, 2, dtype=torch.float64)
+
+    def forward(self, x):
+        return self.fc(self.skip(self.lstm(x)[0]))
+
+
+def test_an_identity_module_is_read_as_the_identity(tmp_path):
+    torch.manual_seed(2)
+    net = WithIdentity()
+    w = load_torch_model(_scripted(tmp_path, net, "identity.pt"))
+    u = _u()
+    with torch.no_grad():
+        expected = net.eval()(torch.from_numpy(u)[None])[0].numpy()
+    from blockloop.diagrams import lstm_network
+
+    np.testing.assert_allclose(lstm_network(w).simulate({"u": u})["y"], expected, rtol=0, atol=1e-13)
+
+
 def test_a_scripted_bare_lstm_gives_identity_head(tmp_path):
     torch.manual_seed(1)
     path = _scripted(tmp_path, torch.nn.LSTM(2, 3, num_layers=1), "bare.pth")

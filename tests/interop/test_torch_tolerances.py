@@ -126,3 +126,18 @@ def test_cli_large_networks_pass_and_rtol_atol(capsys):
     assert main(["crosscheck", "--cell", "gru", "--steps", "5", "--rtol", "1e-3"]) == 0  # every cell takes them
     with pytest.raises(SystemExit):
         main(["crosscheck", "--atol", "-1"])
+
+
+@pytest.mark.parametrize("name", ["rtol", "atol", "tolerance_scale"])
+@pytest.mark.parametrize("bad", [10**400, np.float32("inf")])
+def test_an_int_too_large_for_a_float_is_refused_by_name_not_an_overflow(name, bad):
+    """Regression: 10**400 passed ``value < np.inf`` and then raised a bare OverflowError in float();
+    a float32 inf passed ``value <= float max`` (numpy compared in float32) and made every check pass."""
+    size = {"ni": 1, "nn": 1, "layers": 1, "steps": 3}
+    with pytest.raises(ParameterError, match=f"^{name}: expected a"):
+        bt.crosscheck_tolerances({"float64": ("float64", np.ones((3, 1)))}, size, **{name: bad})
+    w = NetworkWeights.random(2, 2, 1, seed=0)
+    with pytest.raises(ParameterError, match=f"^{name}: expected a"):
+        bt.crosscheck(w, np.ones((3, 2)), backend="interpreter", **{name: bad})
+    tols = bt.crosscheck_tolerances({"float64": ("float64", np.ones((3, 1)))}, size, **{name: 10**300})
+    assert 0 < tols["float64"] < math.inf  # a large but representable number is taken

@@ -10,7 +10,7 @@ import pytest
 from blockloop import Diagram
 from blockloop.blocks import Gain, Inport, Outport, UnitDelay
 from blockloop.cli import main
-from blockloop.errors import DiagramFileError, ParameterError
+from blockloop.errors import DiagramFileError, ParameterError, SimulationError
 from blockloop.io import load_diagram, save_diagram
 
 
@@ -123,3 +123,39 @@ def test_cli_simulate_uses_the_file_sample_time(tmp_path, capsys):
     assert "Ts = 0.1 s" in capsys.readouterr().out
     assert main(["simulate", str(p), "--input", str(tmp_path / "u.npy"), "--ts", "2"]) == 0
     assert "Ts = 2 s" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("huge", [10**400, -(10**400)])
+def test_an_int_too_large_for_a_float_is_refused_by_name_not_an_overflow(tmp_path, huge):
+    """Regression: float(10**400) raised a bare OverflowError from Diagram(Ts=), simulate(Ts=) and a file."""
+    with pytest.raises(ParameterError, match="diagram 'g' Ts: expected a finite sample time > 0"):
+        _gain(Ts=huge)
+    with pytest.raises(SimulationError, match="Ts: expected a positive sample time"):
+        _gain().simulate({"u": U}, Ts=huge)
+    p = save_diagram(_gain(Ts=0.1), tmp_path / "g.json")
+    doc = json.loads(p.read_text())
+    doc["sample_time"] = huge
+    p.write_text(json.dumps(doc))
+    with pytest.raises(DiagramFileError, match="g.json: sample_time: diagram 'g' Ts: expected a finite sample"):
+        load_diagram(p)
+
+
+def test_an_int_sample_time_is_kept_as_written_and_other_numbers_are_refused(tmp_path):
+    """Regression: a file's ``"sample_time": 2`` was written back as 2.0; a Decimal was read as a float."""
+    from decimal import Decimal
+
+    d = _gain(Ts=2)
+    assert d.Ts == 2 and type(d.Ts) is int and d.simulate({"u": U}).t.tolist() == [0.0, 2.0, 4.0, 6.0]
+    assert type(_gain(Ts=np.int64(3)).Ts) is int and type(_gain(Ts=np.float64(0.5)).Ts) is float
+    back = load_diagram(save_diagram(d, tmp_path / "g.json"))
+    assert json.loads((tmp_path / "g.json").read_text())["sample_time"] == 2 and type(back.Ts) is int
+    with pytest.raises(ParameterError, match="got Decimal"):
+        _gain(Ts=Decimal("0.5"))
+
+
+def test_a_sample_time_too_large_for_the_run_names_where_it_came_from():
+    with pytest.raises(SimulationError, match=r"Ts \(the diagram's sample time, Diagram.Ts or a file's sample_time\)"
+                                              r": 1e\+308 s × 3 steps overflows"):
+        _gain(Ts=1e308).simulate({"u": U})
+    with pytest.raises(SimulationError, match=r"^Ts: 1e\+308 s × 3 steps overflows"):
+        _gain().simulate({"u": U}, Ts=1e308)

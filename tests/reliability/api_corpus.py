@@ -9,6 +9,7 @@ argument, in the ``accepts`` predicates below (not derived from the code); :func
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 
 import numpy as np
 from reliability_corpus import SUBSTITUTES
@@ -44,6 +45,7 @@ from blockloop.blocks.base import MAX_PORTS, MAX_SIGNAL_SIZE
 from blockloop.diagrams import LayerWeights, NetworkWeights, lstm_layer, lstm_network, state_space_diagram
 from blockloop.diagrams.examples import accumulator
 from blockloop.engine import Diagram
+from blockloop.errors import BlockloopError
 
 API_VALUES = {
     **SUBSTITUTES,
@@ -59,6 +61,20 @@ API_VALUES = {
     "nested3": [[[1.0]]],
     "ragged": [[1.0], [1.0, 2.0]],
     "huge_int_list": [10**400],
+}
+
+#: :data:`API_VALUES` plus the numbers a sample time or a tolerance must also survive: ints beyond a
+#: float (10**400 once raised a bare OverflowError), the smallest subnormal, a numpy NaN, a
+#: Decimal (not an int or float: refused) and a one-element array (not a scalar: refused).
+NUMBER_VALUES = {
+    **API_VALUES,
+    "huge_int_400": 10**400,
+    "neg_huge_int_400": -(10**400),
+    "subnormal": 5e-324,
+    "np_nan": np.float64("nan"),
+    "np_inf": np.float32("inf"),
+    "decimal": Decimal("0.5"),
+    "array_1": np.array([0.5]),
 }
 
 
@@ -137,6 +153,36 @@ def flag(v) -> bool:
 
 def positive_time(v) -> bool:
     return _is_real(v) and math.isfinite(v) and v > 0 and 2 * float(v) < math.inf
+
+
+def sample_time(v) -> bool:
+    """``Diagram.Ts``: None, or a finite int or float (Python or numpy) > 0, never a bool, a string or an array."""
+    return v is None or (_is_real(v) and math.isfinite(v) and v > 0)
+
+
+def tolerance(v) -> bool:
+    """``rtol``/``atol`` of a cross-check: None, or a finite int or float ≥ 0."""
+    return v is None or (_is_real(v) and math.isfinite(v) and v >= 0)
+
+
+def _ts_kept(value):
+    """Faithful check of a diagram's Ts: None stays None, an int stays an int, a float the same float."""
+    def faithful(d):
+        ts = d.Ts
+        if value is None:
+            return "" if ts is None else f"read None as {ts!r}"
+        want = int if _is_int(value) else float
+        return "" if type(ts) is want and ts == value else f"read {value!r} as {ts!r}"
+    return faithful
+
+
+def _run_ts(value, default=1.0):
+    """Faithful check of a run's time axis: Ts is the value given (``default`` for None), t = k·Ts."""
+    def faithful(result):
+        want = default if value is None else float(value)
+        t_ok = np.array_equal(result.t, np.arange(len(result.t)) * want)
+        return "" if result.Ts == want and t_ok else f"ran {value!r} as Ts={result.Ts!r}, t={result.t.tolist()}"
+    return faithful
 
 
 def _series(value) -> bool:
@@ -438,6 +484,30 @@ def diagram_cases():
                False, None)
     d = Diagram("a")
     yield ("add(itself)", lambda: d.add("me", d), ["'a'"], False, None)
+    yield from sample_time_cases()
+
+
+def sample_time_cases():
+    """``Diagram(name, Ts=…)``, ``diagram.Ts = …`` and a run that takes the diagram's Ts, over :data:`NUMBER_VALUES`."""
+    def set_ts(v):
+        d = Diagram("d", Ts=0.5)
+        try:
+            d.Ts = v
+        except BlockloopError:
+            assert d.Ts == 0.5, "a refused Ts changed the diagram"  # a bare error: judged a failure
+            raise
+        return d
+
+    def run_with(v):
+        d = accumulator()
+        d.Ts = v
+        return d.simulate({"u": np.ones((3, 1))}, backend="interpreter")
+
+    for key, value in NUMBER_VALUES.items():
+        yield f"Diagram(Ts={key})", lambda v=value: Diagram("d", Ts=v), ["'d' Ts"], sample_time(value), _ts_kept(value)
+        yield f"diagram.Ts={key}", lambda v=value: set_ts(v), ["'d' Ts"], sample_time(value), _ts_kept(value)
+        yield (f"simulate(diagram.Ts={key})", lambda v=value: run_with(v), ["Ts"],
+               value is None or positive_time(value), _run_ts(value))
 
 
 def simulate_cases():
@@ -454,8 +524,6 @@ def simulate_cases():
                ["check_finite"], flag(value), None)
         yield f"simulate(inputs={key})", lambda v=value: sim(v, "inputs"), ["input"], _series(value), None
         yield f"simulate(inputs[u]={key})", lambda v=value: sim({"u": v}, "inputs"), ["'u'"], _series(value), None
-        yield (f"simulate(Ts={key})", lambda v=value: sim(Ts=v), ["Ts"],
-               value is None or positive_time(value), None)  # None: the diagram's sample time, else 1 s
         yield (f"simulate(steps={key})", lambda v=value: sim(steps=v), ["steps"],
                value is None or (_is_int(value) and 1 <= value <= 3), None)
         probes_ok = value is None or (isinstance(value, (list, tuple)) and len(value) == 0)
@@ -469,6 +537,9 @@ def simulate_cases():
         yield f"simulate(check_finite={key})", lambda v=value: sim(check_finite=v), ["check_finite"], flag(value), None
         yield (f"simulate(backend={key})", lambda v=value: prog.simulate({"u": u}, backend=v), ["backend"], False,
                None)
+    for key, value in NUMBER_VALUES.items():  # None: the diagram's sample time (the accumulator has none), else 1 s
+        yield (f"simulate(Ts={key})", lambda v=value: sim(Ts=v), ["Ts"],
+               value is None or positive_time(value), _run_ts(value))
 
 
 def lstm_cases():
@@ -517,11 +588,40 @@ def torch_cases():
         yield (f"crosscheck(tolerance_scale={key})",
                lambda v=value: crosscheck(w, u, tolerance_scale=v, backend="interpreter"), ["tolerance_scale"],
                value is None or (_is_real(value) and 0 < value < math.inf), None)
+    yield from tolerance_cases()
     for shape in [(2, 3), (2, 1, 3)]:
         yield (f"from_torch(h0={shape})", lambda s=shape: from_torch(lstm, h0=np.zeros(s)), ["h0"], True, None)
     for shape in [(2, 4, 3), (3, 3), (2, 2), (6,), (2, 3, 1)]:
         yield (f"from_torch(h0={shape})", lambda s=shape: from_torch(lstm, h0=np.zeros(s)), ["h0"], False, None)
     yield ("from_torch(h0=nan)", lambda: from_torch(lstm, h0=np.full((2, 3), np.nan)), ["h0"], False, None)
+
+
+def tolerance_cases():
+    """``rtol``/``atol`` of the LSTM cross-check and of the GRU/RNN one (``torch_rnn``) over :data:`NUMBER_VALUES`."""
+    from blockloop.diagrams import GRUNetworkWeights
+    from blockloop.interop import torch_rnn
+    from blockloop.interop.torch import crosscheck, matlab_norm
+
+    checks = {"crosscheck": (crosscheck, NetworkWeights.random(ni=2, nn=2, no=1, seed=1)),
+              "torch_rnn.crosscheck": (torch_rnn.crosscheck, GRUNetworkWeights.random(ni=2, nn=2, no=1, seed=1))}
+    u = np.linspace(-1.0, 1.0, 8).reshape(4, 2)
+
+    def kept(value, name):
+        def faithful(report):
+            norm = matlab_norm(report.results["diagram"]["float64"]["y"])
+            want = float(value) * (norm if name == "rtol" else 1.0) if value is not None else None
+            got = {k: c.tolerance for k, c in report.comparisons.items()}
+            if want is None:  # neither given: the scaled defaults, all positive
+                return "" if all(0 < g < math.inf for g in got.values()) else f"default tolerances {got}"
+            return "" if all(g == want for g in got.values()) else f"{name}={value!r} gave tolerances {got}"
+        return faithful
+
+    for label, (check, weights) in checks.items():
+        for name in ("rtol", "atol"):
+            for key, value in NUMBER_VALUES.items():
+                yield (f"{label}({name}={key})",
+                       lambda c=check, w=weights, n=name, v=value: c(w, u, backend="interpreter", **{n: v}),
+                       [f"{name}:"], tolerance(value), kept(value, name))
 
 
 def api_cases(with_torch: bool = True):

@@ -107,6 +107,11 @@ SUBSTITUTES = {
 }
 
 
+#: Values a diagram's ``sample_time`` field is also set to (besides :data:`SUBSTITUTES`): refused
+#: (an int beyond a float, −0.0, a negative tiny number) or kept exactly (a subnormal, a huge float).
+SAMPLE_TIME_MUTATIONS = (10**400, -(10**400), -0.0, -1e-300, 5e-324, 1.5e300)
+
+
 # -- the diagrams that are saved and mutated -----------------------------------------------------
 def kitchen_sink() -> Diagram:
     """Every library block type once, wired into one diagram that compiles and runs."""
@@ -212,6 +217,17 @@ def nested(levels: int = 3) -> Diagram:
     return wrapped(d, "top", block="m")
 
 
+def timed_nested() -> Diagram:
+    """:func:`nested` with a sample time at the top level (0.25 s) and on its first subsystem (an int, 2 s).
+
+    Saved, both are ``"sample_time"`` fields (schema 2), so the corpus substitutes and mutates them.
+    """
+    d = nested()
+    d.Ts = 0.25
+    d.blocks["m"].Ts = 2
+    return d
+
+
 def small_network() -> Diagram:
     w = NetworkWeights.random(ni=2, nn=2, no=1, seed=3)
     return lstm_network(NetworkWeights(layers=w.layers, F=w.F, F_bias=np.array([0.25])))
@@ -225,7 +241,7 @@ def base_diagrams() -> dict:
         "delay_line": delay_line(),
         "state_space": state_space_diagram(([[0.9, 0.1], [0.0, 0.8]], [[1.0], [0.5]], [[1.0, 0.0]], [[0.0]])),
         "lstm": small_network(),
-        "nested": nested(),
+        "nested": timed_nested(),
         "kitchen": kitchen_sink(),
         "control": control_sink(),
         "linear": linear_sink(),
@@ -300,6 +316,8 @@ def _normalised(doc: dict) -> dict:
                     b["params"]["indices"] = [b["params"]["indices"]]  # documented: one int is one index
         d.setdefault("inputs", None)
         d.setdefault("outputs", None)
+        if "sample_time" in d and d["sample_time"] is None:  # documented: null is the same as no sample time
+            del d["sample_time"]
     return doc
 
 
@@ -587,6 +605,14 @@ def semantic_cases(saved: Saved):
         doc = copy.deepcopy(doc0)
         _get(doc, path[:-1]).append(copy.deepcopy(entry))
         yield FileCase(f"{saved.name}:{full}:duplicate-block", "semantic", doc, [f"'{entry['name']}'"])
+    for path, d, _ in _wire_lists(doc0):
+        if "sample_time" in d:  # beyond the substitutes: ints past a float, signed zero, tiny and subnormal numbers
+            for value in SAMPLE_TIME_MUTATIONS:
+                doc = copy.deepcopy(doc0)
+                _get(doc, path)["sample_time"] = value
+                where = "/".join(map(str, (*path, "sample_time")))
+                yield FileCase(f"{saved.name}:{where}={str(value)[:12]}", "semantic", doc,
+                               places_for(doc0, (*path, "sample_time")))
     for path, d, names in _wire_lists(doc0):
         for i, w in enumerate(d["wires"]):
             wpath = (*path, "wires", i)

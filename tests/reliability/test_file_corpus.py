@@ -17,6 +17,7 @@ import tracemalloc
 import numpy as np
 import pytest
 from reliability_corpus import (
+    SAMPLE_TIME_MUTATIONS,
     SUBSTITUTES,
     base_diagrams,
     deep_document,
@@ -33,7 +34,7 @@ from blockloop.blocks import Inport, Outport
 from blockloop.diagrams.examples import wrapped
 from blockloop.engine import Diagram
 from blockloop.errors import DiagramFileError, WiringError
-from blockloop.io import load_diagram, save_diagram
+from blockloop.io import decode_diagram, load_diagram, save_diagram
 from blockloop.io._json import loads, loads_deep
 from blockloop.io.diagram_file import dumps_json
 
@@ -140,6 +141,36 @@ def test_huge_counts_fail_in_milliseconds_without_allocating(saved):
             tracemalloc.stop()
         assert not out.failed, f"{case.name}: {out.kind}: {out.detail}"
         assert time.perf_counter() - t0 < 0.5 and peak < 8 * 2**20, case.name
+
+
+def test_every_sample_time_mutation_is_a_file_error_naming_the_field_or_is_read_as_written(saved):
+    """The top level's and a subsystem's ``sample_time`` with every substitute and mutation: a refused one is a
+    DiagramFileError at ``sample_time`` (``blocks[1] ("m").diagram.sample_time`` in the subsystem); an accepted
+    one is read as written and saved back the same (2 stays 2)."""
+    bases, _ = saved
+    s = bases["nested"]
+    assert s.doc["sample_time"] == 0.25 and s.doc["blocks"][1]["diagram"]["sample_time"] == 2
+    cases = [c for c in node_cases(s) if c.name.rpartition("=")[0].endswith("sample_time")]
+    cases += [c for c in semantic_cases(s) if "sample_time=" in c.name]
+    assert len(cases) == 2 * (len(SUBSTITUTES) + len(SAMPLE_TIME_MUTATIONS)) - 1  # (the int 2 is not put over 2)
+    refused = 0
+    for case in cases:
+        where = "blocks[1] (\"m\").diagram.sample_time: " if "/diagram/" in case.name else ": sample_time: "
+        try:
+            d = decode_diagram(case.doc, s.arrays, source="nested.json")
+        except DiagramFileError as exc:
+            assert where in str(exc) and ("Ts: expected a finite sample time > 0" in str(exc) or
+                                          "expected a sample time in seconds (a number > 0), got" in str(exc)), \
+                f"{case.name}: {exc}"
+            refused += 1
+            continue
+        written = case.doc if "/diagram/" not in case.name else case.doc["blocks"][1]["diagram"]
+        got = d if "/diagram/" not in case.name else d.blocks["m"]
+        value = written["sample_time"]
+        assert (got.Ts is None and value is None) or (type(got.Ts) is type(value) and got.Ts == value), case.name
+        out = run_doc_case(s, case)
+        assert not out.failed, f"{case.name}: {out.kind}: {out.detail}"
+    assert refused >= 2 * 16  # strings, bools, lists, dicts, 0, -1, NaN, inf, ±10**400, -0.0, -1e-300
 
 
 def test_a_mux_with_a_billion_inputs_is_refused_with_the_limit(saved):
