@@ -307,32 +307,11 @@ def test_compiled_watch_rows_of_a_split_block_are_its_parts_outputs_only():
     assert watched == kept
 
 
-class LogPart(Block):
+class LogPart(Cross):
     """Test block. Inputs a, b; outputs p = x + 3a (a → p) and q = x − log(b) (b → q); x[k+1] = 0.5·x + 0.1·(a + b).
 
     The part computing p reads b = 0 in its place: its unused q is −inf there.
     """
-
-    has_state = True
-
-    def __init__(self):
-        self.inputs = ("a", "b")
-        self.outputs = ("p", "q")
-
-    def params(self):
-        return {}
-
-    def feedthrough(self):
-        return frozenset({("a", "p"), ("b", "q")})
-
-    def output_sizes(self, in_sizes):
-        return {"p": 1, "q": 1}
-
-    def state_size(self, in_sizes, out_sizes):
-        return 1
-
-    def initial_state(self, size):
-        return np.ones(1)
 
     def output(self, u, x):
         return x + 3.0 * u[0], x - np.log(u[1])
