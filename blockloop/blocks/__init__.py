@@ -60,7 +60,7 @@ BLOCK_TYPES = MappingProxyType(
         cls.__name__: cls
         for cls in (Constant, Gain, Sum, Product, Sigmoid, Tanh, UnitDelay, Mux, Demux, Selector,
                     Inport, Outport, FromArray, Probe, GaussianNoise,
-                    Saturation, DeadZone, Abs, Switch, MinMax, MathFunction, MatrixProduct, Step, Ramp, Sine, Pulse)
+                    Saturation, DeadZone, Abs, Switch, MinMax, MathFunction, MatrixProduct, Step, Ramp, Sine, Pulse,
+                    DiscreteStateSpace, DiscreteTransferFunction, DiscreteIntegrator)
     }
-    | {cls.__name__: cls for cls in (DiscreteStateSpace, DiscreteTransferFunction, DiscreteIntegrator)}
 )

@@ -343,6 +343,11 @@ class Block:
         """
         return False
 
+    def nonfinite_hint(self) -> str | None:
+        """The likely cause and fix when this block's output becomes NaN or ±inf, or None for the
+        general one (an overflow). Ends the non-finite report of both backends."""
+        return None
+
     def lowering(self) -> Lowering | None:
         """The op that runs this block on the compiled backend, or None (interpreter only).
 

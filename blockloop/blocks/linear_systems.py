@@ -208,13 +208,17 @@ class DiscreteTransferFunction(Block):
     def initial_state(self, size):
         return np.broadcast_to(self.x0, (size,)).astype(self.x0.dtype)
 
-    def _coefficients(self):
-        """b = num/den[0] and a = den/den[0], zero-padded to length L (elementwise divisions, as the op)."""
-        dt = self.num.dtype
-        num = np.zeros(self.L, dtype=dt)
-        den = np.zeros(self.L, dtype=dt)
+    def _padded(self):
+        """num and den zero-padded to length L, in num's dtype (a compiled block's num and den share one)."""
+        num = np.zeros(self.L, dtype=self.num.dtype)
+        den = np.zeros(self.L, dtype=self.num.dtype)
         num[:len(self.num)] = self.num
         den[:len(self.den)] = self.den
+        return num, den
+
+    def _coefficients(self):
+        """b = num/den[0] and a = den/den[0], zero-padded to length L (elementwise divisions, as the op)."""
+        num, den = self._padded()
         return num / den[0], den / den[0]
 
     def _y(self, u, x, b):
@@ -270,11 +274,7 @@ class DiscreteTransferFunction(Block):
 
     def lowering(self):
         """Op ``transfer_function``: num and den zero-padded to L; ints (L, num[0] ≠ 0)."""
-        num = np.zeros(self.L, dtype=self.num.dtype)
-        den = np.zeros(self.L, dtype=self.den.dtype)
-        num[:len(self.num)] = self.num
-        den[:len(self.den)] = self.den
-        return Lowering("transfer_function", np.concatenate([num, den]), (self.L, int(self._through)))
+        return Lowering("transfer_function", np.concatenate(self._padded()), (self.L, int(self._through)))
 
 
 class DiscreteIntegrator(StateOfInputSize, Block):

@@ -88,5 +88,12 @@ class MathFunction(_Elementwise):
             d = -(w * w)
         return (g * d,), None, {}
 
+    def nonfinite_hint(self):
+        domain = {"log": "log of a value ≤ 0", "sqrt": "sqrt of a negative value", "reciprocal": "1/0"}
+        if self.function not in domain:
+            return None
+        return (f"its input left the domain of {self.function} ({domain[self.function]}) or overflowed; limit it "
+                "first (e.g. a Saturation or Abs block), or pass check_finite=False")
+
     def lowering(self):
         return Lowering("math_function", None, (MATH_FUNCTIONS.index(self.function),))

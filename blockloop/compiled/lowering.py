@@ -154,6 +154,7 @@ class _Builder:
         self.state_rows: dict[str, int] = {}  # kalman ops: first row of the state (x̂, P)
         self.next_state: dict[str, int] = {}  # kalman ops: first row its op writes x̂[k+1], P[k+1] into
         self.by_index = {i: key for key, i in program.signal_index.items()}
+        self.state_size = dict(program.states)  # stateful block → its state's size
         self.pending: list[tuple] = []  # next-state ops of the stateful linear blocks, run after every output op
         self.late_args: list[tuple] = []  # (position in args, block, input port): filled in after every op is placed
 
@@ -229,7 +230,7 @@ class _Builder:
         self.ipar.extend((f, *lowering.ints, self.state_rows[name], self.next_state[name]))
         self.code.append((OPCODES[lowering.op], row, size, first, len(block.inputs), q))
         self.op_blocks.append(name)
-        n_state = dict(self.program.states)[name]
+        n_state = self.state_size[name]
         self.pending.append(((_opcodes.NEXT_STATE_OPS[lowering.op], self.next_state[name], n_state, first,
                               len(block.inputs), q), name))
 
@@ -300,7 +301,7 @@ def lower(program) -> LoweredProgram:
             bld.state_rows[name] = states[name][0]
             bld.next_state[name] = bld.allocate(n + n * n)
         elif lw.op in _opcodes.NEXT_STATE_OPS:  # state rows, and the rows its next-state op writes x[k+1] into
-            size = dict(program.states)[name]
+            size = bld.state_size[name]
             states[name] = (bld.allocate(size), size)
             bld.state_rows[name] = states[name][0]
             bld.next_state[name] = bld.allocate(size)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import networkx as nx
 import numpy as np
 
@@ -171,7 +173,7 @@ def _split_schedule(flat: nx.MultiDiGraph, dep: nx.DiGraph, rank: dict) -> tuple
         else:
             evaluation.append((node[0], list(ports_of[node])))
     order = list(dict.fromkeys(name for name, _ in evaluation))
-    parts = {name: sum(1 for n, _ in evaluation if n == name) for name in order}
+    parts = Counter(name for name, _ in evaluation)
     return order, tuple((name, None if parts[name] == 1 else tuple(ports)) for name, ports in evaluation)
 
 

@@ -158,10 +158,8 @@ def _report(program: Program, k: int, values: np.ndarray, batched: bool, signal:
 
 def nonfinite_cause(block) -> str:
     """The likely cause and the fix, ending a non-finite-value report (worded alike on both backends)."""
-    function = getattr(block, "function", None) if block.type_name == "MathFunction" else None
-    if function in ("log", "sqrt", "reciprocal"):
-        domain = {"log": "log of a value ≤ 0", "sqrt": "sqrt of a negative value", "reciprocal": "1/0"}[function]
-        return (f"its input left the domain of {function} ({domain}) or overflowed; limit it first (e.g. a "
-                "Saturation or Abs block), or pass check_finite=False")
+    hint = block.nonfinite_hint() if callable(getattr(block, "nonfinite_hint", None)) else None
+    if isinstance(hint, str) and hint:
+        return hint
     return ("an overflow in the diagram, even if no logged signal shows it; check gains and initial states, "
             "or pass check_finite=False")

@@ -20,6 +20,7 @@ import numpy as np
 from ..blocks import BLOCK_TYPES
 from ..engine import Diagram
 from ..errors import BlockloopError, DiagramFileError, WiringError
+from .registry import block_class, registered_block_types
 
 __all__ = ["decode_diagram", "run_nested", "SCHEMA_VERSION", "FORMAT", "ARRAY_DTYPES"]
 
@@ -232,8 +233,6 @@ def _block_head(r: _Reader, entry, loc: _Loc):
             raise r.fail('missing field "diagram" (a subsystem holds its own blocks and wires)', loc)
         return name, _object(r, entry["diagram"], _at(loc, "diagram"), _SUB_FIELDS), loc
     _object(r, entry, loc, _BLOCK_FIELDS)
-    from .registry import block_class, registered_block_types
-
     cls = block_class(type_name)  # the library's types, then the program's registered ones; never an import
     if cls is None:
         known = sorted(BLOCK_TYPES) + [SUBSYSTEM] + sorted(registered_block_types())

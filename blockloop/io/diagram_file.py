@@ -29,6 +29,7 @@ from ..errors import DiagramFileError, ParameterError, WiringError
 from . import _json
 from ._decode import ARRAY_DTYPES, FORMAT, SCHEMA_VERSION, SUBSYSTEM, decode_diagram, run_nested
 from ._npz import atomic_write_text, read_npz, write_npz
+from .registry import file_type_name
 
 __all__ = ["save_diagram", "load_diagram", "encode_diagram", "decode_diagram", "arrays_path", "SCHEMA_VERSION"]
 
@@ -107,8 +108,6 @@ def _encode(diagram: Diagram, prefix: str, arrays: dict, on_path: tuple):
 
 
 def _library_type(block: Block, path: str) -> str:
-    from .registry import file_type_name
-
     if getattr(type(block), "holds_code", False):
         raise ParameterError(f"cannot save block '{path}': a {block.type_name} wraps a Python callable, and a diagram "
                              "file never carries code; replace it by library blocks (or a Block subclass registered "

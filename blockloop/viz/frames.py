@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .layout import CAPTION, box_size, frame_pad, within
+from .ordering import scopes
 
 __all__ = ["Frame", "frame_pad", "frame_rects"]
 
@@ -39,7 +40,7 @@ def frame_rects(flat, grid, ys, lane_bottoms: dict[str, float], delays) -> dict[
     ``delays`` maps each loop delay to ``(column, lane y, subsystem)``.
     """
 
-    paths = {g for b in grid.boxes.values() for g in _ancestors(b.group)}
+    paths = {g for b in grid.boxes.values() for g in scopes(b.group)}
     paths |= {g for g in lane_bottoms if g}
     rects = {}
     for path in paths:
@@ -54,8 +55,3 @@ def frame_rects(flat, grid, ys, lane_bottoms: dict[str, float], delays) -> dict[
                      + [y for g, y in lane_bottoms.items() if g and within(g, path)]) + pad
         rects[path] = (min(cols), max(cols), top, bottom)
     return rects
-
-
-def _ancestors(group: str) -> list[str]:
-    parts = group.split("/") if group else []
-    return ["/".join(parts[: k + 1]) for k in range(len(parts))]

@@ -32,6 +32,7 @@ from .layout import (
     layered_grid,
     within,
 )
+from .ordering import scopes
 from .style import glyph, graph_of
 
 __all__ = ["Route", "Frame", "Layout", "layout_diagram"]
@@ -214,8 +215,7 @@ class _Lanes:
 
 
 def _frames(flat, boxes, routes) -> tuple[Frame, ...]:
-    paths = {p for _, sub in flat.nodes(data="subsystem") if sub
-             for p in ("/".join(sub.split("/")[: i + 1]) for i in range(sub.count("/") + 1))}
+    paths = {p for _, sub in flat.nodes(data="subsystem") if sub for p in scopes(sub)}
     frames = []
     for path in sorted(paths, key=lambda p: (p.count("/"), p)):
         inside = {n for n, sub in flat.nodes(data="subsystem") if within(sub, path)}

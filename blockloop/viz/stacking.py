@@ -20,6 +20,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from .ordering import scopes
+
 __all__ = ["stack_columns"]
 
 SWEEPS = 24
@@ -59,14 +61,9 @@ class _Rules:
         return seq
 
 
-def _scopes(group: str) -> list[str]:
-    parts = group.split("/") if group else []
-    return ["/".join(parts[: k + 1]) for k in range(len(parts))]
-
-
 def _common_depth(p: str, q: str) -> int:
     n = 0
-    for x, y in zip(_scopes(p), _scopes(q), strict=False):
+    for x, y in zip(scopes(p), scopes(q), strict=False):
         if x != y:
             break
         n += 1
@@ -179,7 +176,7 @@ def _rules(order, group, extent, gap, pad, frame_gap, reserve) -> _Rules:
     for names in order:
         for n in names:
             rules.node(n)
-    paths = {s for g in group.values() for s in _scopes(g)}
+    paths = {s for g in group.values() for s in scopes(g)}
     for n, g in group.items():
         if g:
             above, below = extent(n)
@@ -203,7 +200,7 @@ def _neighbours(rules: _Rules, u: str, v: str, group, extent, gap, frame_gap: fl
     """The rule keeping ``u`` above ``v`` in a column, through the frames left and entered between them."""
     gu, gv = group[u], group[v]
     k = _common_depth(gu, gv)
-    left, entered = _scopes(gu)[k:], _scopes(gv)[k:]
+    left, entered = scopes(gu)[k:], scopes(gv)[k:]
     if not left and not entered:
         rules.add(u, v, gap(u, v))
         return
