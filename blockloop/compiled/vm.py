@@ -403,6 +403,17 @@ def run_steps(steps, code, args, fpar, ipar, sources, updates, logs, sig, src, l
                     sig[out + e] = tanh(sig[u + e])
             elif op == 4:  # sum
                 s0 = fpar[p]
+                if nin == 2 or nin == 3:  # one pass: y = (s₀u₀ + s₁u₁) + s₂u₂; s·u = ±u exactly, x + s·u is x ± u
+                    v = np.uint64(args[a + 2]) * B
+                    s1 = fpar[p + _1]
+                    if nin == 2:
+                        for e in range(m):
+                            sig[out + e] = s0 * sig[u + e] + s1 * sig[v + e]
+                    else:
+                        w, s2 = np.uint64(args[a + 4]) * B, fpar[p + _2]
+                        for e in range(m):
+                            sig[out + e] = (s0 * sig[u + e] + s1 * sig[v + e]) + s2 * sig[w + e]
+                    continue
                 for e in range(m):
                     sig[out + e] = s0 * sig[u + e]
                 for j in range(1, nin):
@@ -414,6 +425,11 @@ def run_steps(steps, code, args, fpar, ipar, sources, updates, logs, sig, src, l
                         for e in range(m):
                             sig[out + e] = sig[out + e] - sig[u + e]
             elif op == 5:  # product
+                if nin == 2:  # one pass
+                    v = np.uint64(args[a + 2]) * B
+                    for e in range(m):
+                        sig[out + e] = sig[u + e] * sig[v + e]
+                    continue
                 for e in range(m):
                     sig[out + e] = sig[u + e]
                 for j in range(1, nin):
