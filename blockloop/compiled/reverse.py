@@ -292,6 +292,22 @@ def backward_steps(steps, code, args, fpar, ipar, updates, cotan_rows, trace, co
                     y = sig[out + e]
                     g[u + e] += g[out + e] * (1 - y * y)
             elif op == 4:  # sum
+                if nin == 2 or nin == 3:  # one pass; x + s·gy is x ± gy exactly
+                    s0, s1 = fpar[p], fpar[p + _1]
+                    v = np.uint64(args[a + 2]) * B
+                    if nin == 2:
+                        for e in range(m):
+                            gy = g[out + e]
+                            g[u + e] += s0 * gy
+                            g[v + e] += s1 * gy
+                    else:
+                        s2, w = fpar[p + _2], np.uint64(args[a + 4]) * B
+                        for e in range(m):
+                            gy = g[out + e]
+                            g[u + e] += s0 * gy
+                            g[v + e] += s1 * gy
+                            g[w + e] += s2 * gy
+                    continue
                 for j in range(nin):
                     u = np.uint64(args[a + 2 * j]) * B
                     if fpar[p + np.uint64(j)] > 0:
