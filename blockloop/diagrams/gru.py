@@ -26,11 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..blocks import Constant, Demux, Gain, Inport, Outport, Product, Sigmoid, Sum, Tanh, UnitDelay
-from ..blocks.base import as_float_array
 from ..engine import Diagram
-from ..errors import ParameterError
 from .rnn import StackedNetworkWeights, stack
-from .weights import _check, _check_finite
+from .weights import _check, _check_finite, initial_state, recurrent_matrices
 
 __all__ = ["GRU_GATES", "GRULayerWeights", "GRUNetworkWeights", "gru_layer", "gru_network"]
 
@@ -56,17 +54,10 @@ class GRULayerWeights:
     h0: np.ndarray | None = None
 
     def __post_init__(self):
-        R = as_float_array(self.R, "R")
-        if R.ndim != 2 or R.shape[0] != 3 * R.shape[1]:
-            raise ParameterError(f"R: expected shape (3·Nn, Nn), got shape {R.shape}")
-        nn = R.shape[1]
-        W = as_float_array(self.W, "W")
-        if W.ndim != 2 or W.shape[0] != 3 * nn:
-            raise ParameterError(f"W: expected shape ({3 * nn}, Ni) (3·Nn × Ni with Nn = {nn} from R), "
-                                 f"got shape {W.shape}")
+        W, R, nn = recurrent_matrices(self.W, self.R, 3)
         fields = {"R": R, "W": W, "b_ih": _check(self.b_ih, "b_ih", (3 * nn,), f"3·Nn with Nn = {nn}"),
                   "b_hh": _check(self.b_hh, "b_hh", (3 * nn,), f"3·Nn with Nn = {nn}"),
-                  "h0": _check(np.zeros(nn) if self.h0 is None else self.h0, "h0", (nn,), f"Nn = {nn}")}
+                  "h0": initial_state(self.h0, "h0", nn)}
         _check_finite(fields, "GRU weight")
         for key, val in fields.items():
             object.__setattr__(self, key, val)

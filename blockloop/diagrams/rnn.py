@@ -22,7 +22,7 @@ from ..blocks import Constant, Gain, Inport, Outport, Sum, Tanh, UnitDelay
 from ..blocks.base import as_float_array
 from ..engine import Diagram
 from ..errors import ParameterError
-from .weights import _check, _check_finite
+from .weights import _check, _check_finite, initial_state, recurrent_matrices
 
 __all__ = ["RNNLayerWeights", "RNNNetworkWeights", "rnn_layer", "rnn_network", "uniform_init", "network_head"]
 
@@ -45,15 +45,9 @@ class RNNLayerWeights:
     h0: np.ndarray | None = None
 
     def __post_init__(self):
-        R = as_float_array(self.R, "R")
-        if R.ndim != 2 or R.shape[0] != R.shape[1]:
-            raise ParameterError(f"R: expected a square (Nn, Nn) recurrent matrix, got shape {R.shape}")
-        nn = R.shape[0]
-        W = as_float_array(self.W, "W")
-        if W.ndim != 2 or W.shape[0] != nn:
-            raise ParameterError(f"W: expected shape ({nn}, Ni) (Nn = {nn} from R), got shape {W.shape}")
+        W, R, nn = recurrent_matrices(self.W, self.R, 1)
         fields = {"R": R, "W": W, "b": _check(self.b, "b", (nn,), f"Nn = {nn}"),
-                  "h0": _check(np.zeros(nn) if self.h0 is None else self.h0, "h0", (nn,), f"Nn = {nn}")}
+                  "h0": initial_state(self.h0, "h0", nn)}
         _check_finite(fields, "RNN weight")
         for key, val in fields.items():
             object.__setattr__(self, key, val)

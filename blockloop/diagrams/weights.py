@@ -28,6 +28,31 @@ def _check(value, name: str, shape: tuple[int, ...], meaning: str) -> np.ndarray
     return arr
 
 
+def recurrent_matrices(W, R, gates: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """A recurrent layer's W (gates·Nn, Ni) and R (gates·Nn, Nn) as float arrays: ``(W, R, Nn)``.
+
+    Nn is read from R; a shape that does not fit is a :class:`ParameterError` naming the argument,
+    the shape given and the one expected (``gates`` = 4 for an LSTM, 3 for a GRU, 1 for an RNN).
+    """
+    R = as_float_array(R, "R")
+    if gates == 1:
+        if R.ndim != 2 or R.shape[0] != R.shape[1]:
+            raise ParameterError(f"R: expected a square (Nn, Nn) recurrent matrix, got shape {R.shape}")
+    elif R.ndim != 2 or R.shape[0] != gates * R.shape[1]:
+        raise ParameterError(f"R: expected shape ({gates}·Nn, Nn), got shape {R.shape}")
+    nn = R.shape[1]
+    W = as_float_array(W, "W")
+    if W.ndim != 2 or W.shape[0] != gates * nn:
+        rows = f"Nn = {nn}" if gates == 1 else f"{gates}·Nn × Ni with Nn = {nn}"
+        raise ParameterError(f"W: expected shape ({gates * nn}, Ni) ({rows} from R), got shape {W.shape}")
+    return W, R, nn
+
+
+def initial_state(value, name: str, nn: int) -> np.ndarray:
+    """An (Nn,) initial state, zeros when ``value`` is None (checked as :func:`_check` does)."""
+    return _check(np.zeros(nn) if value is None else value, name, (nn,), f"Nn = {nn}")
+
+
 def _check_finite(arrays: dict[str, np.ndarray], where: str) -> None:
     for name, arr in arrays.items():
         if not np.all(np.isfinite(arr)):
@@ -59,20 +84,13 @@ class LayerWeights:
     check_finite: bool = True
 
     def __post_init__(self):
-        R = as_float_array(self.R, "R")
-        if R.ndim != 2 or R.shape[0] != 4 * R.shape[1]:
-            raise ParameterError(f"R: expected shape (4·Nn, Nn), got shape {R.shape}")
-        nn = R.shape[1]
-        W = as_float_array(self.W, "W")
-        if W.ndim != 2 or W.shape[0] != 4 * nn:
-            raise ParameterError(f"W: expected shape ({4 * nn}, Ni) (4·Nn × Ni with Nn = {nn} from R), "
-                                 f"got shape {W.shape}")
+        W, R, nn = recurrent_matrices(self.W, self.R, 4)
         fields = {
             "R": R,
             "W": W,
             "b": _check(self.b, "b", (4 * nn,), f"4·Nn with Nn = {nn}"),
-            "h0": _check(np.zeros(nn) if self.h0 is None else self.h0, "h0", (nn,), f"Nn = {nn}"),
-            "c0": _check(np.zeros(nn) if self.c0 is None else self.c0, "c0", (nn,), f"Nn = {nn}"),
+            "h0": initial_state(self.h0, "h0", nn),
+            "c0": initial_state(self.c0, "c0", nn),
         }
         if self.check_finite:
             _check_finite(fields, "LSTM weight")
