@@ -27,6 +27,25 @@ _NO_ADJOINT = frozenset({"kalman"})
 #: Ops whose parameter offset points into ``ipar``: their fpar offset, then ``Lowering.ints``.
 _WITH_INTS = ("switch", "min_max", "math_function", "matrix_product")
 
+#: σ/tanh ops run over their rows rounded up to a multiple of this many (see :func:`vector_padding`).
+VECTOR_ROWS = 8
+
+
+def vector_padding(n: int) -> int:
+    """Spare rows after (and before) an n-row σ/tanh output, so its loop runs whole SIMD iterations.
+
+    The kernels' σ/tanh loops (:mod:`.vm`) vectorize 8 elements at a time and run any remainder
+    one element at a time, about 8× slower per element: an LSTM's 5-unit tanh took 43 ns a step
+    as 5 scalar elements, 10 ns as one vector iteration of 8. So the op runs over
+    M = ⌈n·B/8⌉·8 elements: it writes M − n·B values into spare rows after its output, and
+    reads as many rows past its input's end (any rows: their results land in the spare rows,
+    never read). ⌈n·B/8⌉·8 ≤ ⌈n/8⌉·8·B, so ``pad`` = ⌈n/8⌉·8 − n spare rows suffice for any
+    batch B. The same count of rows *before* the output keeps an input allocated just before it
+    from reading into it (the loop must see input and output apart to vectorize), and the
+    program ends with as many spare rows, so a read past the last input stays in the array.
+    """
+    return -n % VECTOR_ROWS
+
 
 @dataclass(frozen=True)
 class ParamSlot:
@@ -244,7 +263,7 @@ class _Builder:
             kinds.extend([ACTIVATION_KINDS[lowerings[name].op]] * self.program.out_sizes[(name, block.outputs[0])])
         first, p = len(self.args) // 2, len(self.ipar)
         self.args.extend((u, len(kinds)))
-        self.ipar.extend(kinds)
+        self.ipar.extend(kinds + [0] * vector_padding(len(kinds)))  # the spare rows' kind: σ
         self.code.append((ACTIVATIONS, out, len(kinds), first, 1, p))
         self.op_blocks.append("+".join(group))
 
@@ -265,6 +284,7 @@ def lower(program) -> LoweredProgram:
         if ports is not None:
             parts_of.setdefault(name, []).append((ports, real))
     part_rows: dict[str, list] = {}
+    max_pad = 0
     # Pass 1: rows for every output that owns its rows (a delay's output is its state); a fused
     # group's outputs get consecutive rows, in group order, when its first block comes.
     for name in program.order:
@@ -281,10 +301,17 @@ def lower(program) -> LoweredProgram:
                         bld.rows[(name, port)] = (row, size)
                 holders = {p: bld.allocate(program.in_sizes[(name, p)]) for p in block.inputs if p not in real}
                 part_rows.setdefault(name, []).append((first, holders))
-        for member in group_of.get(name, [name]) if name not in parts_of else ():
+        members = group_of.get(name, [name]) if name not in parts_of else ()
+        pad = 0
+        if lw.op in ACTIVATION_KINDS and members:  # spare rows around a σ/tanh output (vector_padding)
+            pad = vector_padding(sum(program.out_sizes[(m, p)] for m in members for p in program.blocks[m].outputs))
+            bld.allocate(pad)
+            max_pad = max(max_pad, pad)
+        for member in members:
             for port in program.blocks[member].outputs:
                 size = program.out_sizes[(member, port)]
                 bld.rows[(member, port)] = (bld.allocate(size), size)
+        bld.allocate(pad)
         if lw.op == "delay":
             states[name] = bld.rows[(name, "y")]
             x0 = block.arrays()["x0"]
@@ -308,6 +335,7 @@ def lower(program) -> LoweredProgram:
             x0 = block.arrays().get("x0")
             if x0 is not None:
                 bld.params[f"{name}.x0"] = ParamSlot("state", states[name][0], x0.size, x0.shape)
+    bld.allocate(max_pad)  # a σ/tanh reading past the last rows' end stays in the array
     # Pass 2: Demux outputs are views of their input's rows; other ops in schedule order.
     emitted: dict[str, int] = {}
     part_watch: dict[int, list] = {}  # op of a part → (row, size) of the outputs it computes (watched alone)

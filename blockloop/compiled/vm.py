@@ -61,7 +61,7 @@ from .opcodes import IN0, NIN, OP, OUT, N, P  # noqa: E402
 __all__ = ["run_steps", "transpose_gains"]
 
 # Unsigned constants: numba types uint64 ⊕ int literal as float64.
-_0, _1, _2, _3, _4 = (np.uint64(v) for v in range(5))
+_0, _1, _2, _3, _4, _7 = (np.uint64(v) for v in (0, 1, 2, 3, 4, 7))
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -395,11 +395,11 @@ def run_steps(steps, code, args, fpar, ipar, sources, updates, logs, sig, src, l
                             kij, x = fpar[p + i * kn + j], u + j * B
                             for b in range(B):
                                 sig[y + b] += kij * sig[x + b]
-            elif op == 6:  # sigmoid
-                for e in range(m):
+            elif op == 6:  # sigmoid, over whole SIMD iterations: spare rows (lowering.vector_padding)
+                for e in range((m + _7) & ~_7):
                     sig[out + e] = sigmoid(sig[u + e])
-            elif op == 7:  # tanh
-                for e in range(m):
+            elif op == 7:  # tanh, as sigmoid
+                for e in range((m + _7) & ~_7):
                     sig[out + e] = tanh(sig[u + e])
             elif op == 4:  # sum
                 s0 = fpar[p]
@@ -453,8 +453,8 @@ def run_steps(steps, code, args, fpar, ipar, sources, updates, logs, sig, src, l
                         sig[y + e] = sig[u + e]
                     y += size
             elif op == 10:  # activations: σ or tanh per row (ipar), fused siblings (see .fusion)
-                if B == 1:
-                    for i in range(n):
+                if B == 1:  # whole SIMD iterations, as sigmoid
+                    for i in range((n + _7) & ~_7):
                         sig[out + i] = sigmoid_or_tanh(sig[u + i], ipar[p + i] != 0)
                 else:
                     for i in range(n):
