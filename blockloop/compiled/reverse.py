@@ -51,7 +51,7 @@ from .opcodes import IN0, NIN, OP, OUT, N, P  # noqa: E402 - after the cache che
 
 __all__ = ["backward_steps", "run_backward"]
 
-_0, _1, _2, _3, _4 = (np.uint64(v) for v in range(5))
+_0, _1, _2, _3, _4, _8 = (np.uint64(v) for v in (0, 1, 2, 3, 4, 8))
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -249,6 +249,12 @@ def backward_steps(steps, code, args, fpar, ipar, updates, cotan_rows, trace, co
             if op == 3:  # gain_matrix
                 kn = np.uint64(args[a + 1])
                 t = p + n * kn  # Kᵀ's slot
+                if B == 1 and n == _1:  # one output (a row vector K, also Kᵀ): the loops below in one pass
+                    gy = g[out]
+                    for j in range(kn):
+                        g[u + j] += fpar[t + j] * gy
+                        gfpar[t + j] += gy * sig[u + j]
+                    continue
                 if B == 1:  # one column: gu_j += Σ_i Kᵀ_ji·gy_i, rows i in order (as below), 4 j at a time
                     j = _0
                     while j + _4 <= kn:
@@ -317,9 +323,15 @@ def backward_steps(steps, code, args, fpar, ipar, updates, cotan_rows, trace, co
                         for e in range(m):
                             g[u + e] -= g[out + e]
             elif op == 5:  # product
-                if nin == 2:  # two loops, each with one store stream, so each vectorizes
+                if nin == 2:
                     v = np.uint64(args[a + 2]) * B
-                    for e in range(m):
+                    if m < _8 and (u == v or u + m <= v or v + m <= u):  # too short to vectorize: one pass
+                        for e in range(m):  # (each element gets its two terms in the same order as below)
+                            gy = g[out + e]
+                            g[u + e] += gy * sig[v + e]
+                            g[v + e] += gy * sig[u + e]
+                        continue
+                    for e in range(m):  # two loops, each with one store stream, so each vectorizes
                         g[u + e] += g[out + e] * sig[v + e]
                     for e in range(m):
                         g[v + e] += g[out + e] * sig[u + e]
