@@ -106,7 +106,7 @@ def _loss_and_cotangent(trace, target, cotan_rows, cotan, B, half, n_responses):
 @njit(cache=True, nogil=True, error_model="numpy")
 def fit_epochs(lrs, t0, theta, gvec, m, v, groups, l2, threshold, beta1, beta2, eps, half, n_responses, losses,
                steps, code, args, fpar, ipar, sources, updates, logs, sig0, src, log, stage, trace, zero,
-               cotan_rows, target, cotan, g, gx, gfpar, gsig0, const_rows, B):
+               cotan_rows, target, cotan, g, gx, gfpar, gsig0, const_rows, B, g_rows):
     """Run ``len(lrs)`` epochs; ``losses[e]`` ← the loss before epoch e's update.
 
     Returns the number of epochs completed: fewer than ``len(lrs)`` when the loss became
@@ -128,7 +128,7 @@ def fit_epochs(lrs, t0, theta, gvec, m, v, groups, l2, threshold, beta1, beta2, 
         gsig0[:] = 0
         gx[:] = 0
         backward_steps(steps, code, args, fpar, ipar, updates, cotan_rows, trace, cotan, g, gx, gfpar, gsig0,
-                       const_rows, ub)
+                       const_rows, ub, g_rows)
         _read_grads(groups, gfpar, gsig0, gvec, B)
         _adam(groups, theta, gvec, m, v, t0 + epoch + 1, lrs[epoch], l2, threshold, beta1, beta2, eps)
     _write_theta(groups, theta, fpar, sig0, B)

@@ -55,30 +55,31 @@ _0, _1, _2, _3, _4, _8 = (np.uint64(v) for v in (0, 1, 2, 3, 4, 8))
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _control_op_adjoint(op, o, code, args, a, nin, out, n, m, p, u, sig, g, fpar, gfpar, ipar, B):
+def _control_op_adjoint(op, o, code, args, a, nin, out, go, n, m, p, u, sig, g, fpar, gfpar, ipar, B):
     """The adjoints of the control blocks' ops (20–35, table above), in :func:`backward_steps`' variables.
 
-    A call per op, out of the hot loop, as :func:`.vm._control_op`.
+    A call per op, out of the hot loop, as :func:`.vm._control_op`. ``out``: the op's output rows in
+    ``sig``; ``go``: its output cotangent's rows in ``g`` (:mod:`.aliasing`).
     """
     if op == 20:  # saturation: 1 on [lower, upper], limits included
         lo, hi = fpar[p], fpar[p + _1]
         for e in range(m):
             uv = sig[u + e]
             if uv >= lo and uv <= hi:
-                g[u + e] += g[out + e]
+                g[u + e] += g[go + e]
     elif op == 21:  # dead_zone: 1 outside [start, end], 0 on it
         lo, hi = fpar[p], fpar[p + _1]
         for e in range(m):
             uv = sig[u + e]
             if uv > hi or uv < lo:
-                g[u + e] += g[out + e]
+                g[u + e] += g[go + e]
     elif op == 22:  # abs: sign(u), 0 at 0
         for e in range(m):
             uv = sig[u + e]
             if uv > 0:
-                g[u + e] += g[out + e]
+                g[u + e] += g[go + e]
             elif uv < 0:
-                g[u + e] -= g[out + e]
+                g[u + e] -= g[go + e]
     elif op == 23:  # math_function: the derivatives of MathFunction's table
         fn = ipar[p + _1]
         for e in range(m):
@@ -97,7 +98,7 @@ def _control_op_adjoint(op, o, code, args, a, nin, out, n, m, p, u, sig, g, fpar
                 d = 2 * uv
             else:
                 d = -(yv * yv)
-            g[u + e] += g[out + e] * d
+            g[u + e] += g[go + e] * d
     elif op == 24:  # min_max: to the first input holding the min (max), as the forward rule picks it
         mx = ipar[p + _1] != 0
         for e in range(m):
@@ -106,7 +107,7 @@ def _control_op_adjoint(op, o, code, args, a, nin, out, n, m, p, u, sig, g, fpar
                 wv = sig[np.uint64(args[a + 2 * j]) * B + e]
                 if ((wv > best) if mx else (wv < best)) or (wv != wv and best == best):
                     best, pick = wv, j
-            g[np.uint64(args[a + 2 * pick]) * B + e] += g[out + e]
+            g[np.uint64(args[a + 2 * pick]) * B + e] += g[go + e]
     elif op == 25:  # switch: to the selected input; the control gets none
         thr, crit = fpar[np.uint64(ipar[p])], ipar[p + _1]
         c, w = np.uint64(args[a + 2]) * B, np.uint64(args[a + 4]) * B
@@ -114,15 +115,15 @@ def _control_op_adjoint(op, o, code, args, a, nin, out, n, m, p, u, sig, g, fpar
             cv = sig[c + e]
             take = (cv >= thr) if crit == 0 else ((cv > thr) if crit == 1 else (cv != 0))
             if take:
-                g[u + e] += g[out + e]
+                g[u + e] += g[go + e]
             else:
-                g[w + e] += g[out + e]
+                g[w + e] += g[go + e]
     elif op == 26:  # matrix_product: gU1 += gY·U2ᵀ, gU2 += U1ᵀ·gY
         mq, kq, nq = np.uint64(ipar[p + _1]), np.uint64(ipar[p + _2]), np.uint64(ipar[p + _3])
         c = np.uint64(args[a + 2]) * B
         for i in range(mq):
             for j in range(nq):
-                yr = out + (i * nq + j) * B
+                yr = go + (i * nq + j) * B
                 for h in range(kq):
                     ar, cr = u + (i * kq + h) * B, c + (h * nq + j) * B
                     for b in range(B):
@@ -139,7 +140,7 @@ def _control_op_adjoint(op, o, code, args, a, nin, out, n, m, p, u, sig, g, fpar
             ss_rows, ss_k1, ss_use2 = ss_n, ss_f, True
         ss_k2 = ss_k1 + ss_rows * ss_n
         for i in range(ss_rows):
-            ss_y = out + np.uint64(i) * B
+            ss_y = go + np.uint64(i) * B
             for j in range(ss_n):
                 ss_c, ss_v = fpar[ss_k1 + i * ss_n + j], ss_x + np.uint64(j) * B
                 ss_acc = gfpar[ss_k1 + i * ss_n + j]
@@ -166,7 +167,7 @@ def _control_op_adjoint(op, o, code, args, a, nin, out, n, m, p, u, sig, g, fpar
         tf_gb, tf_ga = np.zeros(tf_L), np.zeros(tf_L)  # cotangents of b and a
         if op == 32:  # y = b₀u + x₁
             for e in range(tf_sB):
-                tf_g = g[out + e]
+                tf_g = g[go + e]
                 g[tf_x + e] += tf_g
                 if tf_thr:  # num[0] = 0 is structural: no path from u, and its gradient stays 0
                     g[u + e] += tf_b0 * tf_g
@@ -178,7 +179,7 @@ def _control_op_adjoint(op, o, code, args, a, nin, out, n, m, p, u, sig, g, fpar
                 tf_y = tf_b0 * tf_u + tf_x1 if tf_thr else tf_x1
                 tf_gy = 0.0
                 for i in range(tf_N):
-                    tf_g = g[out + np.uint64(i) * tf_sB + e]
+                    tf_g = g[go + np.uint64(i) * tf_sB + e]
                     tf_gy -= (fpar[tf_f + tf_L + i + 1] / tf_d0) * tf_g
                     if i < tf_N - 1:
                         g[tf_x + np.uint64(i + 1) * tf_sB + e] += tf_g
@@ -202,17 +203,17 @@ def _control_op_adjoint(op, o, code, args, a, nin, out, n, m, p, u, sig, g, fpar
         it_x = np.uint64(ipar[it_q + 2]) * B
         it_acc = 0.0
         for e in range(m):
-            g[it_x + e] += g[out + e]
+            g[it_x + e] += g[go + e]
         if op == 35 or ipar[it_q + 1] != 0:
             for e in range(m):
-                g[u + e] += it_c * g[out + e]
-                it_acc += g[out + e] * sig[u + e]
+                g[u + e] += it_c * g[go + e]
+                it_acc += g[go + e] * sig[u + e]
         gfpar[it_f] += it_acc * fpar[it_f + 1]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def backward_steps(steps, code, args, fpar, ipar, updates, cotan_rows, trace, cotan, g, gx, gfpar, gsig0,
-                   const_rows, B):
+                   const_rows, B, g_rows):
     """Reverse sweep over ``steps`` steps of one batch chunk; accumulates into gfpar and gsig0.
 
     Parameters
@@ -224,8 +225,10 @@ def backward_steps(steps, code, args, fpar, ipar, updates, cotan_rows, trace, co
     g : (W·B,) scratch; gx : (X·B,) the carried state cotangents (zero on entry)
     gfpar : like fpar, ∂loss/∂op parameters (summed over batch columns and steps)
     gsig0 : (W·B,) ∂loss/∂(initial rows): constants' rows summed over steps, states' rows at k = 0
-    const_rows : int64 (·, 2) — (row, size) of each constant
+    const_rows : int64 (·, 3) — (row, size, row of its cotangent) of each constant
     B : uint64
+    g_rows : int64 (n_ops, 2) — per op, its output cotangent's first row and 1 to skip its adjoint
+        (:func:`.aliasing.cotangent_rows`; ``(code[:, OUT], 0)`` keeps every cotangent in its own rows)
     """
     W = g.shape[0]
     for k in range(steps - 1, -1, -1):
@@ -242,7 +245,10 @@ def backward_steps(steps, code, args, fpar, ipar, updates, cotan_rows, trace, co
                 g[row + e] += gx[col + e]
         for o in range(code.shape[0] - 1, -1, -1):
             op, nin = code[o, OP], code[o, NIN]
+            if g_rows[o, 1] != 0:  # a Sum whose inputs read their cotangent from its rows (.aliasing)
+                continue
             out, n, p = np.uint64(code[o, OUT]) * B, np.uint64(code[o, N]), np.uint64(code[o, P])
+            go = np.uint64(g_rows[o, 0]) * B  # where the output's cotangent is: out, or an aliasing Sum's rows
             m = n * B
             a = 2 * code[o, IN0]
             u = np.uint64(args[a]) * B
@@ -250,7 +256,7 @@ def backward_steps(steps, code, args, fpar, ipar, updates, cotan_rows, trace, co
                 kn = np.uint64(args[a + 1])
                 t = p + n * kn  # Kᵀ's slot
                 if B == 1 and n == _1:  # one output (a row vector K, also Kᵀ): the loops below in one pass
-                    gy = g[out]
+                    gy = g[go]
                     for j in range(kn):
                         g[u + j] += fpar[t + j] * gy
                         gfpar[t + j] += gy * sig[u + j]
@@ -261,7 +267,7 @@ def backward_steps(steps, code, args, fpar, ipar, updates, cotan_rows, trace, co
                         a0, a1, a2, a3 = g[u + j], g[u + j + _1], g[u + j + _2], g[u + j + _3]
                         q0, q1, q2, q3 = t + j * n, t + (j + _1) * n, t + (j + _2) * n, t + (j + _3) * n
                         for i in range(n):
-                            gy = g[out + i]
+                            gy = g[go + i]
                             a0 += fpar[q0 + i] * gy
                             a1 += fpar[q1 + i] * gy
                             a2 += fpar[q2 + i] * gy
@@ -271,17 +277,17 @@ def backward_steps(steps, code, args, fpar, ipar, updates, cotan_rows, trace, co
                     while j < kn:
                         acc = g[u + j]
                         for i in range(n):
-                            acc += fpar[t + j * n + i] * g[out + i]
+                            acc += fpar[t + j * n + i] * g[go + i]
                         g[u + j] = acc
                         j += _1
                     # gKᵀ_ji += u_j·gy_i into Kᵀ's slot, contiguous in i; folded into gK at the end
                     for j in range(kn):
                         uj = sig[u + j]
                         for i in range(n):
-                            gfpar[t + j * n + i] += g[out + i] * uj
+                            gfpar[t + j * n + i] += g[go + i] * uj
                     continue
                 for i in range(n):
-                    y = out + i * B
+                    y = go + i * B
                     for j in range(kn):
                         kij, x = fpar[p + i * kn + j], u + j * B
                         acc = gfpar[p + i * kn + j]
@@ -292,24 +298,24 @@ def backward_steps(steps, code, args, fpar, ipar, updates, cotan_rows, trace, co
             elif op == 6:  # sigmoid
                 for e in range(m):
                     y = sig[out + e]
-                    g[u + e] += g[out + e] * (y * (1 - y))
+                    g[u + e] += g[go + e] * (y * (1 - y))
             elif op == 7:  # tanh
                 for e in range(m):
                     y = sig[out + e]
-                    g[u + e] += g[out + e] * (1 - y * y)
+                    g[u + e] += g[go + e] * (1 - y * y)
             elif op == 4:  # sum
                 if nin == 2 or nin == 3:  # one pass; x + s·gy is x ± gy exactly
                     s0, s1 = fpar[p], fpar[p + _1]
                     v = np.uint64(args[a + 2]) * B
                     if nin == 2:
                         for e in range(m):
-                            gy = g[out + e]
+                            gy = g[go + e]
                             g[u + e] += s0 * gy
                             g[v + e] += s1 * gy
                     else:
                         s2, w = fpar[p + _2], np.uint64(args[a + 4]) * B
                         for e in range(m):
-                            gy = g[out + e]
+                            gy = g[go + e]
                             g[u + e] += s0 * gy
                             g[v + e] += s1 * gy
                             g[w + e] += s2 * gy
@@ -318,28 +324,28 @@ def backward_steps(steps, code, args, fpar, ipar, updates, cotan_rows, trace, co
                     u = np.uint64(args[a + 2 * j]) * B
                     if fpar[p + np.uint64(j)] > 0:
                         for e in range(m):
-                            g[u + e] += g[out + e]
+                            g[u + e] += g[go + e]
                     else:
                         for e in range(m):
-                            g[u + e] -= g[out + e]
+                            g[u + e] -= g[go + e]
             elif op == 5:  # product
                 if nin == 2:
                     v = np.uint64(args[a + 2]) * B
                     if m < _8 and (u == v or u + m <= v or v + m <= u):  # too short to vectorize: one pass
                         for e in range(m):  # (each element gets its two terms in the same order as below)
-                            gy = g[out + e]
+                            gy = g[go + e]
                             g[u + e] += gy * sig[v + e]
                             g[v + e] += gy * sig[u + e]
                         continue
                     for e in range(m):  # two loops, each with one store stream, so each vectorizes
-                        g[u + e] += g[out + e] * sig[v + e]
+                        g[u + e] += g[go + e] * sig[v + e]
                     for e in range(m):
-                        g[v + e] += g[out + e] * sig[u + e]
+                        g[v + e] += g[go + e] * sig[u + e]
                     continue
                 for j in range(nin):
                     uj = np.uint64(args[a + 2 * j]) * B
                     for e in range(m):
-                        prod = g[out + e]
+                        prod = g[go + e]
                         for other in range(nin):
                             if other != j:
                                 prod *= sig[np.uint64(args[a + 2 * other]) * B + e]
@@ -347,18 +353,18 @@ def backward_steps(steps, code, args, fpar, ipar, updates, cotan_rows, trace, co
             elif op == 1:  # gain_scalar
                 kk, acc = fpar[p], gfpar[p]
                 for e in range(m):
-                    g[u + e] += kk * g[out + e]
-                    acc += g[out + e] * sig[u + e]
+                    g[u + e] += kk * g[go + e]
+                    acc += g[go + e] * sig[u + e]
                 gfpar[p] = acc
             elif op == 2:  # gain_elementwise
                 for i in range(n):
                     kk, acc = fpar[p + i], gfpar[p + i]
                     for e in range(i * B, i * B + B):
-                        g[u + e] += kk * g[out + e]
-                        acc += g[out + e] * sig[u + e]
+                        g[u + e] += kk * g[go + e]
+                        acc += g[go + e] * sig[u + e]
                     gfpar[p + i] = acc
             elif op == 8:  # concat
-                y = out
+                y = go
                 for j in range(nin):
                     u, size = np.uint64(args[a + 2 * j]) * B, np.uint64(args[a + 2 * j + 1]) * B
                     for e in range(size):
@@ -368,28 +374,29 @@ def backward_steps(steps, code, args, fpar, ipar, updates, cotan_rows, trace, co
                 if B == 1:
                     for i in range(n):
                         y = sig[out + i]
-                        g[u + i] += g[out + i] * ((1 - y * y) if ipar[p + i] != 0 else (y * (1 - y)))
+                        g[u + i] += g[go + i] * ((1 - y * y) if ipar[p + i] != 0 else (y * (1 - y)))
                     continue
                 for i in range(n):
                     t = ipar[p + i] != 0
                     for e in range(i * B, i * B + B):
                         y = sig[out + e]
-                        g[u + e] += g[out + e] * ((1 - y * y) if t else (y * (1 - y)))
+                        g[u + e] += g[go + e] * ((1 - y * y) if t else (y * (1 - y)))
             elif op == 9:  # select
                 for i in range(n):
                     x = u + np.uint64(ipar[p + i]) * B
                     for b in range(B):
-                        g[x + b] += g[out + i * B + b]
+                        g[x + b] += g[go + i * B + b]
             elif op >= 20:  # the control blocks' ops, out of the hot loop (_control_op_adjoint)
-                _control_op_adjoint(op, o, code, args, a, nin, out, n, m, p, u, sig, g, fpar, gfpar, ipar, B)
+                _control_op_adjoint(op, o, code, args, a, nin, out, go, n, m, p, u, sig, g, fpar, gfpar, ipar, B)
         for s in range(updates.shape[0]):
             m, col, row = np.uint64(updates[s, 0]) * B, np.uint64(updates[s, 2]) * B, np.uint64(updates[s, 3]) * B
             for e in range(m):
                 gx[col + e] = g[row + e]
         for s in range(const_rows.shape[0]):
             row, m = np.uint64(const_rows[s, 0]) * B, np.uint64(const_rows[s, 1]) * B
+            grow = np.uint64(const_rows[s, 2]) * B  # its cotangent's rows (.aliasing)
             for e in range(m):
-                gsig0[row + e] += g[row + e]
+                gsig0[row + e] += g[grow + e]
     for s in range(updates.shape[0]):
         m, col, row = np.uint64(updates[s, 0]) * B, np.uint64(updates[s, 2]) * B, np.uint64(updates[s, 3]) * B
         for e in range(m):

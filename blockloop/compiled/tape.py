@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from .aliasing import cotangent_rows
 from .backend import RunBuffers, lowered
 
 __all__ = ["Tape", "CompiledAdam"]
@@ -54,7 +55,7 @@ class Tape:
             col += size
         self.cotan_rows = np.array(rows, dtype=np.int64).reshape(-1, 3)
         self.cotan = np.zeros((self.T, max(col, 1) * self.B), dtype=dtype)
-        self.const_rows = np.array([(row, len(v)) for row, v in self.low.constants], dtype=np.int64).reshape(-1, 2)
+        self.g_rows, self.const_rows = cotangent_rows(self.low, program, self.cotan_rows)
         self.g = np.empty(self.low.width * self.B, dtype=dtype)
         self.gx = np.empty(max(1, int(self.low.updates[:, 0].sum()) if len(self.low.updates) else 1) * self.B,
                            dtype=dtype)
@@ -86,7 +87,7 @@ class Tape:
         self.gx[:] = 0
         backward_steps(self.T, self.low.code, self.low.args, self.fpar, self.low.ipar, self.low.updates,
                        self.cotan_rows, self.trace, self.cotan, self.g, self.gx, gfpar, gsig0, self.const_rows,
-                       np.uint64(self.B))
+                       np.uint64(self.B), self.g_rows)
         return gfpar, gsig0.reshape(-1, self.B)
 
     # -- parameters by path ------------------------------------------------------------------
@@ -183,7 +184,8 @@ class CompiledAdam:
                           buf.logs, sig0, buf.src.reshape(tape.T, -1), buf.log.reshape(tape.T, -1),
                           buf.stage.reshape(-1), tape.trace, tape.program.dtype.type(0), tape.cotan_rows,
                           self.target, tape.cotan, tape.g, tape.gx, np.zeros_like(tape.fpar),
-                          np.zeros(low.width * tape.B, dtype=tape.fpar.dtype), tape.const_rows, tape.B)
+                          np.zeros(low.width * tape.B, dtype=tape.fpar.dtype), tape.const_rows, tape.B,
+                          tape.g_rows)
         self.t += done
         return losses[:max(done + 1, 0)] if done < len(lrs) else losses
 
